@@ -1,0 +1,33 @@
+"""railtrack: write, read, track and enforce behavioral-use AI licenses.
+
+The public Python API is re-exported here lazily, so ``import railtrack`` stays cheap::
+
+    import railtrack
+    spec = railtrack.LicenseSpec(name="Acme", licensor="Acme Labs", flavor="open",
+                                 artifacts=["model"])
+    text = railtrack.render(spec, "md")
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# name -> module that defines it. Each capability adds its public names here.
+_EXPORTS: dict[str, str] = {
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'railtrack' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))

@@ -1,0 +1,3 @@
+from railtrack.cli.main import run
+
+run()
