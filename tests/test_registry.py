@@ -177,3 +177,18 @@ def test_bad_plugin_file_is_one_clear_error(tmp_path: Path) -> None:
     bad.write_text("licenses:\n  - id: x\n    family: f\n    kind: policy\n    name: X\n", encoding="utf-8")
     with pytest.raises(InputError, match="kind"):
         reg_mod._load_yaml(bad, str(bad))
+
+
+def test_domains_agree_with_the_clause_catalogue() -> None:
+    from railtrack.catalog.clauses import load_catalog
+
+    cat = load_catalog()
+    domains = set(cat.domains())
+    reg = load_registry()
+    for e in reg:
+        assert set(e.domains) <= domains, f"{e.id}: unknown domains {set(e.domains) - domains}"
+    for clause in cat.clauses:
+        for source in clause.sources:
+            e = reg.get(source)
+            assert e is not None, f"catalogue source {source!r} is not a registry id"
+            assert clause.domain in e.domains, f"{source} lacks domain {clause.domain} ({clause.id})"
