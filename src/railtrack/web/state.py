@@ -1,0 +1,80 @@
+"""Per-app state: the store connection, a write lock, the render cache and the rate limiters."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+from fastapi import Request
+
+from .security import RateLimiter
+
+
+class RenderCache:
+    """A bounded LRU of rendered license bytes keyed by ``(license id, format)``.
+
+    Rendering is deterministic (the same manifest always gives the same bytes), so a cached
+    copy is exactly what a fresh render would produce; the cache only saves the CPU time.
+    """
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> bytes | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[str, str], value: bytes) -> None:
+        if len(value) > self.max_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._size -= len(old)
+            self._items[key] = value
+            self._size += len(value)
+            while self._size > self.max_bytes and self._items:
+                _, dropped = self._items.popitem(last=False)
+                self._size -= len(dropped)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass
+class WebState:
+    """What the routes share. ``con`` is the app's DuckDB connection; routes use cursors."""
+
+    con: duckdb.DuckDBPyConnection
+    db_path: Path | None
+    license_limiter: RateLimiter
+    preview_limiter: RateLimiter
+    max_body_bytes: int
+    watermark_key: Path | None = None
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
+    renders: RenderCache = field(default_factory=RenderCache)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of the shared connection, safe to use from the calling thread only."""
+        cur = self.con.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+
+def get_state(request: Request) -> WebState:
+    return request.app.state.railtrack
