@@ -26,6 +26,7 @@ app = typer.Typer(
 # One sub-app (or command module) per noun. Each module exposes `register(app)`.
 _NOUNS: list[str] = [
     "serve",
+    "hub",
 ]
 
 
