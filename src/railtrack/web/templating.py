@@ -48,7 +48,6 @@ def _query_quote(value: Any) -> str:
 env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
     autoescape=True,  # every template, whatever its name: user-typed text is always escaped
-    undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
 )

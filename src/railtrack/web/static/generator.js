@@ -4,7 +4,8 @@
   "use strict";
   var form = document.getElementById("generator");
   if (!form) return;
-  var fields = JSON.parse(form.getAttribute("data-fields") || "{}");
+  var commercial = document.getElementById("f-commercial");
+  var commercialTouched = false;
   var titleEl = document.getElementById("preview-title");
   var idEl = document.getElementById("preview-id");
   var spdxEl = document.getElementById("preview-spdx");
@@ -33,23 +34,22 @@
   // The manifest, in exactly the shape `railtrack license new --format json` writes.
   function buildManifest() {
     var flavor = form.querySelector('input[name="flavor"]:checked');
-    var manifest = {};
-    manifest[fields.name] = value("name");
-    manifest[fields.licensor] = value("licensor");
-    manifest[fields.flavor] = flavor ? flavor.value : "open";
-    manifest[fields.artifacts] = checkedValues("artifacts");
-    manifest[fields.restrictions] = checkedValues("restrictions");
-    var custom = [];
+    var manifest = {
+      name: value("name"),
+      licensor: value("licensor"),
+      flavor: flavor ? flavor.value : "open",
+      artifacts: checkedValues("artifacts"),
+      restrictions: checkedValues("restrictions"),
+      custom_restrictions: [],
+      commercial_use: !!commercial.checked
+    };
     rows.querySelectorAll(".custom-row").forEach(function (row) {
       var text = row.querySelector("textarea").value.trim();
-      if (text) custom.push({ text: text, domain: row.querySelector("select").value });
+      if (text) manifest.custom_restrictions.push({ text: text, domain: row.querySelector("select").value });
     });
-    manifest[fields.custom] = custom;
-    var commercial = form.querySelector('input[name="commercial_use"]');
-    if (fields.commercial_use) manifest[fields.commercial_use] = !!(commercial && commercial.checked);
-    ["attribution", "jurisdiction", "project_url", "additional_information"].forEach(function (name) {
+    ["notice", "jurisdiction", "url", "info"].forEach(function (name) {
       var v = value(name);
-      if (v && fields[name]) manifest[fields[name]] = v;
+      if (v) manifest[name] = v;
     });
     return manifest;
   }
@@ -84,7 +84,7 @@
 
   function preview() {
     var manifest = buildManifest();
-    if (!manifest[fields.name] || !manifest[fields.licensor]) {
+    if (!manifest.name || !manifest.licensor) {
       form.classList.add("incomplete");
       return;
     }
@@ -118,6 +118,13 @@
       ev.target.closest(".custom-row").remove();
       schedule();
     }
+  });
+  // Commercial use defaults to yes, except for research-only licenses, until the user decides.
+  commercial.addEventListener("change", function () { commercialTouched = true; });
+  form.querySelectorAll('input[name="flavor"]').forEach(function (radio) {
+    radio.addEventListener("change", function () {
+      if (!commercialTouched) commercial.checked = radio.value !== "research";
+    });
   });
   form.addEventListener("input", schedule);
   form.addEventListener("change", schedule);
