@@ -1,0 +1,117 @@
+"""Model pages and API on the bundled real Hub sample: search, lineage, audit verdicts, watchlist."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+
+from railtrack.web import create_app
+
+LLAMA = "meta-llama/Llama-2-7b-chat-hf"
+# A real child of Llama-2-7b-chat-hf in the bundled sample that declares apache-2.0.
+APACHE_CHILD = "armanbabayan/Llama2_Immigration_Low_Chat"
+
+
+@pytest.fixture(scope="module")
+def hub_db(tmp_path_factory):
+    from railtrack.hub import import_paths
+    from railtrack.hub.sample import sample_paths
+    from railtrack.store import connect
+
+    db = tmp_path_factory.mktemp("webmodels") / "hub.duckdb"
+    con = connect(db)
+    import_paths(con, sample_paths(), fmt="trees")
+    con.close()
+    return db
+
+
+@pytest.fixture
+def client(hub_db):
+    with TestClient(create_app(hub_db)) as c:
+        yield c
+
+
+def test_search_finds_models_and_exact_id_redirects(client):
+    data = client.get("/api/models", params={"q": "llama-2-7b"}).json()
+    assert data["total"] >= 10
+    assert all("llama-2-7b" in m["id"].lower() for m in data["models"])
+    page = client.get("/models", params={"q": "Llama2_Immigration"})
+    assert page.status_code == 200 and APACHE_CHILD in page.text
+    exact = client.get("/models", params={"q": LLAMA}, follow_redirects=False)
+    assert exact.status_code == 303 and exact.headers["location"] == f"/models/{LLAMA}"
+
+
+def test_search_treats_like_wildcards_literally(client):
+    assert client.get("/api/models", params={"q": "%"}).json()["total"] == 0
+    assert client.get("/api/models", params={"q": "_"}).json()["total"] >= 1  # ids with an underscore
+
+
+def test_model_api_gives_record_and_lineage(client):
+    data = client.get(f"/api/models/{APACHE_CHILD}").json()
+    assert data["record"]["licenses"] == ["apache-2.0"]
+    assert {"id": LLAMA, "relation": "finetune"} in data["lineage"]["parents"]
+    assert [a["id"] for a in data["lineage"]["ancestors"]] == [LLAMA]
+    base = client.get(f"/api/models/{LLAMA}/lineage").json()
+    assert base["descendants"]["total"] > 100
+    assert set(base["descendants"]["by_relation"]) <= {"finetune", "adapter", "quantized", "merge", "unknown"}
+
+
+def test_apache_child_of_llama2_is_a_pass_through_violation(client):
+    data = client.get(f"/api/models/{APACHE_CHILD}/audit").json()
+    (entry,) = data["derivatives"]
+    assert entry["verdict"] == "violation"
+    rules = {r["rule"]: r for r in entry["rules"]}
+    assert rules["llama2/passthrough"]["verdict"] == "violation"
+    assert "apache-2.0" in rules["llama2/passthrough"]["reason"]
+
+
+def test_descendant_audit_lists_violations_with_evidence(client):
+    data = client.get(f"/api/models/{LLAMA}/audit", params={"descendants": "true"}).json()
+    violators = {d["id"] for d in data["derivatives"] if d["verdict"] == "violation"}
+    assert APACHE_CHILD in violators
+    assert data["summary"]["verdicts"]["violation"] == len(violators)
+    # the model page shows the same violation, with its rule and evidence
+    page = client.get(f"/models/{LLAMA}", params={"verdict": "violation"})
+    assert page.status_code == 200
+    assert page.text.count('data-verdict="violation"') == min(100, len(violators))
+    assert APACHE_CHILD in page.text and "llama2/passthrough" in page.text
+    assert "declared_license: apache-2.0" in page.text
+
+
+def test_model_page_of_a_child(client):
+    page = client.get(f"/models/{APACHE_CHILD}")
+    assert page.status_code == 200
+    assert 'id="own-verdict">violation<' in page.text
+    assert f'href="/models/{LLAMA}"' in page.text
+    assert 'id="declared-license">apache-2.0<' in page.text
+
+
+def test_unknown_model_is_404_on_page_and_api(client):
+    assert client.get("/api/models/nobody/nothing/audit").status_code == 404
+    resp = client.get("/models/nobody/nothing", headers={"accept": "text/html"})
+    assert resp.status_code == 404 and "not in the store" in resp.text
+
+
+def test_model_ids_are_escaped_in_pages(client):
+    evil = "<img src=x onerror=alert(1)>"
+    resp = client.get("/models", params={"q": evil})
+    assert resp.status_code == 200
+    assert evil not in resp.text and "&lt;img src=x onerror=alert(1)&gt;" in resp.text
+    resp = client.get("/models/" + quote(evil, safe=""), headers={"accept": "text/html"})
+    assert resp.status_code == 404 and evil not in resp.text
+
+
+def test_watchlist_add_and_run(client):
+    resp = client.post("/api/watchlist", json={"model_id": LLAMA})
+    assert resp.status_code == 201
+    assert [m["id"] for m in resp.json()["models"]] == [LLAMA]
+    run = client.post("/api/watchlist/run")
+    assert run.status_code == 200
+    page = client.get("/watchlist")
+    assert LLAMA in page.text and "violation" in page.text
+    missing = client.post("/api/watchlist", json={"model_id": "nobody/nothing"})
+    assert missing.status_code == 404
+    form = client.post("/watchlist", data={"action": "add", "model_id": ""})
+    assert form.status_code == 422 and "give a model id" in form.text
