@@ -27,6 +27,9 @@ app = typer.Typer(
 _NOUNS: list[str] = [
     "serve",
     "hub",
+    "tree",
+    "audit",
+    "watch",
 ]
 
 
