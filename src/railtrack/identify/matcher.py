@@ -1,0 +1,291 @@
+"""Identify which known license (family and exact version) a text contains.
+
+Algorithm
+---------
+1. The text is normalised to word tokens (:mod:`.normalize`) and cut into 5-shingles.
+2. One pass over the inverted index (:mod:`.index`) finds, per reference, which of its
+   shingles occur and where. ``coverage`` is the share of the reference's shingles found.
+3. References with enough evidence (``MIN_MATCHED`` shingles, ``MIN_COVERAGE``) are
+   candidates. Those within half of the best match count are decided **pairwise on the
+   passages that differ**: for references A and B, the shingles only A has and the
+   shingles only B has; the share of each found in the text is the evidence for A and for
+   B. Siblings such as Llama 3.1 and 3.2 (word similarity 0.987) differ in a few dozen
+   shingles, which decide the version where a global similarity threshold could not.
+   When both sides' own passages are largely present (a license followed by its AUP, two
+   licenses in one file), the two coexist and each gets a span of its own.
+4. The winner's matched positions are clustered into spans; its positions are claimed
+   and the next round looks for another license in what is left (at most ``MAX_SPANS``).
+5. Below ``MIN_MARGIN`` the verdict is ``unknown``, with the candidates (and the family
+   when all of them share one): never a confident wrong answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+from ..catalog.registry import LicenseEntry
+from .index import SHINGLE, LicenseIndex, load_index, shingles
+from .normalize import token_offsets, tokens
+
+MIN_MATCHED = 15          # shingles of a reference that must occur
+MIN_COVERAGE = 0.25       # share of a reference's shingles that must occur for a verdict
+CANDIDATE_COVERAGE = 0.08  # share needed to be listed as a candidate
+MIN_MARGIN = 0.2          # decision margin below which the verdict is `unknown`
+COMPLETE_COVERAGE = 0.9   # coverage from which a copy counts as complete
+NEAR_FACTOR = 0.5         # candidates within this factor of the best match are decided pairwise
+COEXIST = 0.5             # both sides' own passages at least this present: two licenses
+MAX_SPANS = 4
+CLUSTER_GAP = 60          # tokens between matches that split a span
+
+
+@dataclass
+class Candidate:
+    """A reference the text resembles, with its evidence."""
+
+    license: str
+    family: str
+    version: Optional[str]
+    coverage: float
+    matched: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Span:
+    """Where in the text a license was found (character offsets, 1-based lines)."""
+
+    license: str
+    kind: str
+    start: int
+    end: int
+    start_line: int
+    end_line: int
+    coverage: float
+    score: float
+    margin: float
+    complete: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Match:
+    """The result of matching one text against the index."""
+
+    license: str = "unknown"
+    entry: Optional[LicenseEntry] = None
+    score: float = 0.0
+    margin: float = 0.0
+    coverage: float = 0.0
+    complete: bool = False
+    family: Optional[str] = None
+    spans: list[Span] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
+
+
+def _round(x: float) -> float:
+    return round(float(x), 4)
+
+
+class _Round:
+    """Evidence for one matching round (positions not yet claimed by an earlier span)."""
+
+    def __init__(self, index: LicenseIndex, sh: list, hit_pos: list[int], claimed: set[int]) -> None:
+        self.index = index
+        self.found: dict[int, set] = {}
+        self.positions: dict[int, list[int]] = {}
+        postings = index.postings
+        for pos in hit_pos:
+            if pos in claimed:
+                continue
+            s = sh[pos]
+            for r in postings[s]:
+                f = self.found.get(r)
+                if f is None:
+                    self.found[r] = {s}
+                    self.positions[r] = [pos]
+                else:
+                    f.add(s)
+                    self.positions[r].append(pos)
+
+    def matched(self, r: int) -> int:
+        return len(self.found.get(r, ()))
+
+    def coverage(self, r: int) -> float:
+        return self.matched(r) / max(1, len(self.index.refs[r].shingles))
+
+    def compare(self, a: int, b: int) -> tuple[int, float, bool]:
+        """(winner, margin, coexist) of references a and b on the passages that differ."""
+        only_a = self.index.only_in(a, b)
+        only_b = self.index.only_in(b, a)
+        fa_set, fb_set = self.found.get(a, set()), self.found.get(b, set())
+        ha = len(only_a & fa_set) if len(only_a) < len(fa_set) else sum(1 for s in fa_set if s in only_a)
+        hb = len(only_b & fb_set) if len(only_b) < len(fb_set) else sum(1 for s in fb_set if s in only_b)
+        fa = ha / (len(only_a) + 1)
+        fb = hb / (len(only_b) + 1)
+        if fa >= COEXIST and fb >= COEXIST and ha >= MIN_MATCHED and hb >= MIN_MATCHED:
+            winner = a if self.matched(a) >= self.matched(b) else b
+            return winner, 1.0, True
+        if ha == 0 and hb == 0:
+            # no distinguishing passage present: the one that explains more of itself wins
+            ca, cb = self.coverage(a), self.coverage(b)
+            hi = max(ca, cb) or 1.0
+            return (a if ca >= cb else b), abs(ca - cb) / hi, False
+        if fa >= fb:
+            return a, fa - fb, False
+        return b, fb - fa, False
+
+
+def _line_of(text: str, offset: int, cache: list[int]) -> int:
+    import bisect
+
+    if not cache:
+        cache.append(-1)
+        start = 0
+        while True:
+            i = text.find("\n", start)
+            if i < 0:
+                break
+            cache.append(i)
+            start = i + 1
+    return bisect.bisect_left(cache, offset)
+
+
+def _clusters(positions: list[int]) -> list[tuple[int, int, int]]:
+    """Group sorted positions into (first, last, count) clusters split at gaps."""
+    out: list[tuple[int, int, int]] = []
+    ps = sorted(set(positions))
+    first = prev = ps[0]
+    count = 1
+    for p in ps[1:]:
+        if p - prev > CLUSTER_GAP:
+            out.append((first, prev, count))
+            first, count = p, 0
+        prev = p
+        count += 1
+    out.append((first, prev, count))
+    return out
+
+
+def match_text(text: str, index: LicenseIndex | None = None) -> Match:
+    """Match ``text`` against the reference index; see the module docstring."""
+    index = index or load_index()
+    toks = tokens(text)
+    sh = shingles(toks)
+    if len(sh) < MIN_MATCHED:
+        return Match()
+    postings = index.postings
+    keys_hit = postings.keys() & set(sh)
+    if len(keys_hit) < MIN_MATCHED:
+        return Match()
+    hit_pos = [i for i, s in enumerate(sh) if s in keys_hit]
+
+    result = Match()
+    claimed: set[int] = set()
+    offsets: list[tuple[int, int]] | None = None
+    line_cache: list[int] = []
+    candidates: dict[int, tuple[float, int]] = {}
+    first = True
+    for _ in range(MAX_SPANS):
+        rnd = _Round(index, sh, hit_pos, claimed)
+        if not rnd.found:
+            break
+        if first:
+            for r in rnd.found:
+                cov, m = rnd.coverage(r), rnd.matched(r)
+                if m >= MIN_MATCHED and cov >= CANDIDATE_COVERAGE:
+                    candidates[r] = (cov, m)
+        eligible = [r for r in rnd.found if rnd.matched(r) >= MIN_MATCHED and rnd.coverage(r) >= MIN_COVERAGE]
+        if not eligible:
+            break
+        top_m = max(rnd.matched(r) for r in eligible)
+        near = sorted((r for r in eligible if rnd.matched(r) >= NEAR_FACTOR * top_m),
+                      key=lambda r: -rnd.matched(r))[:8]
+        winner, margin, runner = _tournament(rnd, near)
+        if len(near) == 1 or runner is None:
+            others = [rnd.matched(r) for r in rnd.found if r != winner and r not in near]
+            margin = 1.0 - (max(others) / rnd.matched(winner) if others else 0.0)
+        ref = index.refs[winner]
+        cov = rnd.coverage(winner)
+        # span(s): clusters of the winner's matched positions
+        if offsets is None:
+            offsets = token_offsets(text)
+        positions = rnd.positions[winner]
+        clusters = [c for c in _clusters(positions) if c[2] >= max(3, 0.1 * len(positions))]
+        if not clusters:
+            break
+        lo, hi = clusters[0][0], clusters[-1][1] + SHINGLE - 1
+        hi = min(hi, len(offsets) - 1)
+        span_positions = max(1, (hi - lo + 1) - SHINGLE + 1)
+        score = 2 * rnd.matched(winner) / (len(ref.shingles) + span_positions)
+        start, end = offsets[lo][0], offsets[hi][1]
+        decided = margin >= MIN_MARGIN
+        span = Span(
+            license=ref.id if decided else "unknown",
+            kind=ref.entry.kind,
+            start=start, end=end,
+            start_line=_line_of(text, start, line_cache),
+            end_line=_line_of(text, max(start, end - 1), line_cache),
+            coverage=_round(cov), score=_round(min(1.0, score)), margin=_round(margin),
+            complete=cov >= COMPLETE_COVERAGE,
+        )
+        if first:
+            result.score, result.margin, result.coverage = span.score, span.margin, span.coverage
+            result.complete = span.complete
+            if decided:
+                result.license, result.entry, result.family = ref.id, ref.entry, ref.entry.family
+            else:
+                fams = {index.refs[r].entry.family for r in near}
+                result.family = fams.pop() if len(fams) == 1 else None
+        result.spans.append(span)
+        first = False
+        claimed.update(p + k for p in range(lo, hi - SHINGLE + 2) for k in range(SHINGLE))
+        if not decided:
+            break
+    # prefer a license over an AUP as the file's verdict when both were found
+    if result.entry is not None and result.entry.kind == "aup":
+        for sp in result.spans[1:]:
+            if sp.kind == "license" and sp.license != "unknown":
+                i = index.by_id(sp.license)
+                if i is not None:
+                    ref = index.refs[i]
+                    result.license, result.entry, result.family = ref.id, ref.entry, ref.entry.family
+                    result.score, result.margin, result.coverage = sp.score, sp.margin, sp.coverage
+                    result.complete = sp.complete
+                break
+    result.candidates = [
+        Candidate(license=index.refs[r].id, family=index.refs[r].entry.family,
+                  version=index.refs[r].entry.version, coverage=_round(c), matched=m)
+        for r, (c, m) in sorted(candidates.items(), key=lambda kv: (-kv[1][1], -kv[1][0]))[:6]
+    ]
+    return result
+
+
+def _tournament(rnd: _Round, near: list[int]) -> tuple[int, float, int | None]:
+    """Round-robin on differing passages: (winner, its smallest margin, closest rival)."""
+    if len(near) == 1:
+        return near[0], 1.0, None
+    wins = {r: 0 for r in near}
+    results: dict[tuple[int, int], tuple[int, float, bool]] = {}
+    for i, a in enumerate(near):
+        for b in near[i + 1:]:
+            w, m, co = rnd.compare(a, b)
+            results[(a, b)] = results[(b, a)] = (w, m, co)
+            if not co:
+                wins[w] += 1
+    winner = max(near, key=lambda r: (wins[r], rnd.matched(r)))
+    margin, rival = 1.0, None
+    for r in near:
+        if r == winner:
+            continue
+        w, m, co = results[(winner, r)]
+        if co:
+            continue
+        signed = m if w == winner else -m
+        if signed < margin:
+            margin, rival = signed, r
+    return winner, max(0.0, margin), rival

@@ -1,0 +1,61 @@
+"""Text normalisation for identification: the same tokens whatever the formatting.
+
+A license copied into a repository is re-wrapped, Markdown-formatted (bold, headings, lists,
+tables), turned into HTML, given curly or straight quotes, or pasted into a model card.
+Identification compares *word tokens* only, so all of that disappears:
+
+* HTML tags, HTML entities and Markdown link targets (``[text](url)``) are blanked out
+  (replaced by spaces of the same length, so token offsets still point into the original);
+* tokens are runs of letters and digits (``[^\\W_]+``), lower-cased; punctuation, quotes,
+  Markdown markers and whitespace never reach the matcher.
+
+Offsets are kept so that matched spans can be reported in the original text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_HTML_TAG = re.compile(r"<(?:[a-zA-Z/!][^<>]{0,2000})>")
+_HTML_ENTITY = re.compile(r"&(?:[a-zA-Z]{2,10}|#\d{1,7}|#x[0-9a-fA-F]{1,6});")
+_MD_LINK_TARGET = re.compile(r"\]\([^()\s]{0,2000}\)")
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def _blank(match: re.Match[str]) -> str:
+    return " " * (match.end() - match.start())
+
+
+def mask_markup(text: str) -> str:
+    """Blank out HTML tags, HTML entities and Markdown link targets, keeping every offset."""
+    if "<" in text:
+        text = _HTML_TAG.sub(_blank, text)
+    if "&" in text:
+        text = _HTML_ENTITY.sub(_blank, text)
+    if "](" in text:
+        text = _MD_LINK_TARGET.sub(_blank, text)
+    return text
+
+
+def _lower_same_length(text: str) -> str:
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    # a few characters change length when lower-cased (e.g. U+0130); fold one by one
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
+def tokens(text: str) -> list[str]:
+    """Word tokens of ``text`` (masked, lower-cased), in order."""
+    return _TOKEN.findall(_lower_same_length(mask_markup(text)))
+
+
+def token_offsets(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` character offsets in ``text`` of the tokens :func:`tokens` returns."""
+    return [m.span() for m in _TOKEN.finditer(_lower_same_length(mask_markup(text)))]
+
+
+def nfkc(text: str) -> str:
+    """Unicode compatibility normalisation (used for reference texts and patterns)."""
+    return unicodedata.normalize("NFKC", text)
