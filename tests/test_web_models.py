@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from urllib.parse import quote
 
 import pytest
@@ -28,8 +29,10 @@ def hub_db(tmp_path_factory):
 
 
 @pytest.fixture
-def client(hub_db):
-    with TestClient(create_app(hub_db)) as c:
+def client(hub_db, tmp_path):
+    db = tmp_path / "store.duckdb"
+    shutil.copyfile(hub_db, db)  # each test gets its own store: watch runs write to it
+    with TestClient(create_app(db)) as c:
         yield c
 
 
@@ -106,7 +109,7 @@ def test_model_ids_are_escaped_in_pages(client):
 def test_watchlist_add_and_run(client):
     resp = client.post("/api/watchlist", json={"model_id": LLAMA})
     assert resp.status_code == 201
-    assert [m["id"] for m in resp.json()["models"]] == [LLAMA]
+    assert [m["model"] for m in resp.json()["models"]] == [LLAMA]
     run = client.post("/api/watchlist/run")
     assert run.status_code == 200
     page = client.get("/watchlist")
@@ -115,3 +118,16 @@ def test_watchlist_add_and_run(client):
     assert missing.status_code == 404
     form = client.post("/watchlist", data={"action": "add", "model_id": ""})
     assert form.status_code == 422 and "give a model id" in form.text
+
+
+def test_watch_run_page_reports_new_violations_and_csv_export(client):
+    client.post("/api/watchlist", json={"model_id": LLAMA})
+    resp = client.post("/watchlist", data={"action": "run"})
+    assert resp.status_code == 200
+    assert "new violations" in resp.text and APACHE_CHILD in resp.text
+    csv_text = client.get(f"/api/models/{LLAMA}/audit.csv", params={"descendants": "true"}).text
+    header = csv_text.splitlines()[0]
+    assert header.startswith("id,relation,depth,declared_license,verdict,rule")
+    assert any(line.startswith(APACHE_CHILD + ",") and "llama2/passthrough,violation" in line
+               for line in csv_text.splitlines())
+    assert client.delete(f"/api/watchlist/{LLAMA}").json()["models"] == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from ...errors import NotFoundError
@@ -138,6 +138,24 @@ def api_search(request: Request, q: str = Query("", max_length=300, description=
     return search_models(get_state(request), q, limit)
 
 
+@router.get(
+    "/models/{model_id:path}/audit.csv", summary="Audit as CSV (one row per derivative and rule)",
+    responses={**NOT_FOUND, 200: {"content": {"text/csv": {}}, "description": "CSV"}}, response_class=Response,
+)
+def api_audit_csv(
+    request: Request,
+    model_id: str = MODEL_ID,
+    descendants: bool = Query(False, description="Audit every model derived from this one"),
+    max_depth: int | None = Query(None, ge=1, le=1000),
+) -> Response:
+    from ...adherence.export import audit_csv
+
+    report = run_audit(get_state(request), model_id, descendants, max_depth)
+    name = "audit-" + "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in model_id)[:120] + ".csv"
+    return Response(audit_csv(report), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
 @router.get("/models/{model_id:path}/audit", summary="Audit a model or its descendants", responses=NOT_FOUND)
 def api_audit(
     request: Request,
@@ -173,19 +191,14 @@ class WatchIn(BaseModel):
 
 
 def watchlist(state: WebState) -> dict[str, Any]:
-    """The watched models and the latest watch run."""
+    """The watched models (``railtrack.adherence.watch_list``) and the latest watch run."""
     import json
 
+    from ...adherence import watch_list
+
     with state.cursor() as cur:
-        watched = cur.execute("SELECT model_id, added_at FROM watchlist ORDER BY model_id").fetchall()
+        models = watch_list(cur)
         last = cur.execute("SELECT run_id, ran_at, summary FROM watch_runs ORDER BY run_id DESC LIMIT 1").fetchone()
-        counts: dict[str, dict[str, int]] = {}
-        if last is not None:
-            for w, verdict, n in cur.execute(
-                "SELECT watched, verdict, count(*) FROM watch_state WHERE run_id = ? AND model_id <> watched"
-                " GROUP BY ALL", [last[0]]
-            ).fetchall():
-                counts.setdefault(w, {})[verdict] = n
     summary = None
     if last is not None and last[2] is not None:
         try:
@@ -193,10 +206,8 @@ def watchlist(state: WebState) -> dict[str, Any]:
         except ValueError:
             summary = None
     return {
-        "models": [
-            {"id": m, "added_at": _jsonable(a), "verdicts": counts.get(m, {})} for m, a in watched
-        ],
-        "last_run": None if last is None else {"run_id": last[0], "ran_at": _jsonable(last[1]), "summary": summary},
+        "models": models,
+        "last_run": None if last is None else {"run_id": last[0], "ran_at": _jsonable(last[1]), "totals": summary},
     }
 
 
@@ -211,11 +222,19 @@ def api_watch_add(request: Request, body: WatchIn = Body(...)) -> dict[str, Any]
     from ...adherence import watch_add
 
     state = get_state(request)
-    model_id = body.model_id.strip()
-    if model_record(state, model_id) is None and not graph(state).has(model_id):
-        raise NotFoundError(f"model {model_id!r} is not in the store")
     with state.write_lock, state.cursor() as cur:
-        watch_add(cur, model_id)
+        watch_add(cur, body.model_id.strip())
+    return watchlist(state)
+
+
+@router.delete("/watchlist/{model_id:path}", summary="Stop watching a model", tags=["watchlist"],
+               responses=NOT_FOUND)
+def api_watch_remove(request: Request, model_id: str = MODEL_ID) -> dict[str, Any]:
+    from ...adherence import watch_remove
+
+    state = get_state(request)
+    with state.write_lock, state.cursor() as cur:
+        watch_remove(cur, model_id)
     return watchlist(state)
 
 
