@@ -37,7 +37,7 @@ _LEADIN = re.compile(
     r"(agree (that you will )?not to\b|(you|licensee|user)s? (will|shall|must|may) not\b|"
     r"\bnot (to )?use\b.{0,120}:\s*$|prohibited (uses?|use policy)|use restrictions|restricted uses|"
     r"acceptable use policy|you agree you will not|may not use nor allow|not allow others to use|"
-    r"(will|shall) not (use|permit|allow)\b)", re.I)
+    r"(will|shall) not (use|permit|allow)\b|(will|shall|must|may) not be used\b|\bnot be used\b.{0,120}:\s*$)", re.I)
 _PROHIBIT = re.compile(
     r"\b(shall|will|must|may|cannot) not\b|\bagree not to\b|\bprohibit\w*|\bforbid\w*|"
     r"\bnot (be )?(permitted|allowed)\b|\bno one may\b|\bis not licensed for\b", re.I)
