@@ -17,6 +17,10 @@ __version__ = "0.1.0"
 
 # name -> module that defines it. Each capability adds its public names here.
 _EXPORTS: dict[str, str] = {
+    "LicenseSpec": "railtrack.licenses",
+    "render": "railtrack.licenses",
+    "license_id": "railtrack.licenses",
+    "load_catalog": "railtrack.catalog.clauses",
     "LineageGraph": "railtrack.adherence.lineage",
     "audit": "railtrack.adherence.audit",
     "watch_add": "railtrack.adherence.watch",

@@ -25,6 +25,7 @@ app = typer.Typer(
 
 # One sub-app (or command module) per noun. Each module exposes `register(app)`.
 _NOUNS: list[str] = [
+    "license",
     "identify",
     "serve",
     "hub",
@@ -62,7 +63,9 @@ _register_all()
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI; turn :class:`RailtrackError` into one stderr line and its exit code."""
     try:
-        app(args=argv, prog_name="railtrack", standalone_mode=False)
+        code = app(args=argv, prog_name="railtrack", standalone_mode=False)
+        if isinstance(code, int) and code:  # `raise typer.Exit(n)` comes back as a return value here
+            return code
     except RailtrackError as exc:
         _common.error_line(exc.message)
         return exc.exit_code

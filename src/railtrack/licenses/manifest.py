@@ -46,6 +46,7 @@ __all__ = [
     "json_schema",
     "license_id",
     "load_manifest",
+    "parse_custom",
     "parse_manifest",
     "rail_name",
     "spdx_id",
@@ -340,6 +341,32 @@ def spdx_id(spec: LicenseSpec) -> str:
     kind = _ascii_slug(rail_name(spec))
     parts = [p for p in (name, kind, license_id(spec)) if p]
     return "LicenseRef-" + "-".join(parts)
+
+
+def parse_custom(text: str, domain: str | None = None) -> CustomRestriction:
+    """A custom restriction from command-line text.
+
+    ``"privacy: Do not scrape profiles"`` puts the restriction in the ``privacy`` domain when
+    the part before the first colon names a catalogue domain (its id or title, any case);
+    otherwise the whole text is the restriction, in ``domain`` (default ``general``).
+    Raises :class:`InputError` for an empty or over-long text.
+    """
+    body = text
+    chosen = domain
+    head, sep, rest = text.partition(":")
+    if sep and chosen is None:
+        key = head.strip().lower().replace(" ", "-").replace("_", "-")
+        cat = load_catalog()
+        titles = {cat.domain_title(d).lower().replace(" ", "-"): d for d in cat.domains()}
+        if key in cat.domains() or key in titles:
+            chosen = key if key in cat.domains() else titles[key]
+            body = rest
+    try:
+        return CustomRestriction(text=body, domain=chosen or "general")
+    except ValidationError as exc:
+        msg = validation_message(exc).removeprefix("invalid license manifest: ")
+        msg = msg.split(": ", 1)[1] if msg.startswith(("text: ", "domain: ")) else msg
+        raise InputError(f"invalid custom restriction: {msg}") from None
 
 
 # -------------------------------------------------------------------- reading manifests
