@@ -578,3 +578,17 @@ def governed(base: LicenseInfo) -> bool:
     """Whether any rule family governs ``base`` (i.e. it has obligations we check)."""
     return bool(_governing_families(base)) or any(
         not isinstance(r, Rule) and any(r.applies(base, rel) for rel in ALL_RELATIONS) for r in load_rules())
+
+
+def describe_rules() -> list[dict[str, Any]]:
+    """What every loaded rule checks and which evidence it reads (for docs, the CLI and the web app)."""
+    out = []
+    for r in load_rules():
+        if isinstance(r, Rule):
+            out.append(r.describe())
+        else:
+            out.append({"rule": r.id, "family": str(getattr(r, "family", "plugin")), "check": "plugin",
+                        "title": str(getattr(r, "title", r.id)), "description": " ".join(str(r.__doc__ or "").split()),
+                        "evidence": list(getattr(r, "evidence", ())), "when": None,
+                        "relations": list(getattr(r, "relations", ALL_RELATIONS)), "source": "plugin"})
+    return out
