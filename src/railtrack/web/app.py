@@ -61,11 +61,19 @@ def readable_errors(errors: list[dict[str, Any]] | Any) -> tuple[str, list[dict[
     """Turn pydantic / FastAPI validation errors into one readable line plus a short list."""
     items: list[dict[str, str]] = []
     for err in errors or []:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        where = ".".join(loc) if loc else "request"
+        kind = err.get("type", "")
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
         msg = str(err.get("msg", "invalid value"))
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
+        if kind == "json_invalid":
+            reason = (err.get("ctx") or {}).get("error")
+            loc, msg = ["body"], "not valid JSON" + (f" ({reason})" if reason else "")
+        elif kind == "dict_type" and not loc:
+            msg = "must be a JSON object"
+        elif kind == "missing":
+            msg = "required"
+        where = ".".join(loc) if loc else ("body" if "body" in err.get("loc", ()) else "request")
         items.append({"loc": where, "msg": msg})
     if not items:
         return "invalid request", items
