@@ -96,6 +96,8 @@ class _Round:
 
     def __init__(self, index: LicenseIndex, sh: list, hit_pos: list[int], claimed: set[int]) -> None:
         self.index = index
+        self.sh = sh
+        self._regions: dict[int, tuple[int, int]] = {}
         self.found: dict[int, set] = {}
         self.positions: dict[int, list[int]] = {}
         postings = index.postings
@@ -118,13 +120,51 @@ class _Round:
     def coverage(self, r: int) -> float:
         return self.matched(r) / max(1, len(self.index.refs[r].shingles))
 
+    def region(self, r: int) -> tuple[int, int]:
+        """Robust extent (2nd to 98th percentile of matched positions) of reference r in the input."""
+        got = self._regions.get(r)
+        if got is None:
+            ps = sorted(self.positions[r])
+            k = len(ps) // 50
+            got = (ps[k], ps[len(ps) - 1 - k])
+            self._regions[r] = got
+        return got
+
+    def _evidence(self, r: int, only: frozenset, lo: int, hi: int) -> int:
+        sh = self.sh
+        return len({sh[p] for p in self.positions.get(r, ()) if lo <= p <= hi and sh[p] in only})
+
     def compare(self, a: int, b: int) -> tuple[int, float, bool]:
-        """(winner, margin, coexist) of references a and b on the passages that differ."""
+        """(winner, margin, coexist) of references a and b, decided on the passages that differ.
+
+        * Two references matching different parts of the input coexist (license + AUP).
+        * Where one extends well beyond the other (a license+AUP reference against a plain
+          license), the evidence is counted in the part both match; with no differing passage
+          there, the one that explains more of the input wins.
+        * Otherwise (siblings over the same text) the share of each side's own passages found
+          decides.
+        """
+        lo_a, hi_a = self.region(a)
+        lo_b, hi_b = self.region(b)
+        lo, hi = max(lo_a, lo_b), min(hi_a, hi_b)
+        len_a, len_b = max(1, hi_a - lo_a), max(1, hi_b - lo_b)
+        if hi < lo or (hi - lo) < 0.3 * min(len_a, len_b):
+            return (a if self.matched(a) >= self.matched(b) else b), 1.0, True
         only_a = self.index.only_in(a, b)
         only_b = self.index.only_in(b, a)
+        if (hi - lo) < 0.8 * max(len_a, len_b):
+            ha = self._evidence(a, only_a, lo, hi)
+            hb = self._evidence(b, only_b, lo, hi)
+            if max(ha, hb) >= SHINGLE:
+                margin = abs(ha - hb) / (ha + hb + SHINGLE)
+                return (a, margin, False) if ha >= hb else (b, margin, False)
+            ea = len({self.sh[p] for p in self.positions[a] if p < lo or p > hi})
+            eb = len({self.sh[p] for p in self.positions[b] if p < lo or p > hi})
+            m = max(self.matched(a), self.matched(b), 1)
+            return (a, (ea - eb) / m, False) if ea >= eb else (b, (eb - ea) / m, False)
         fa_set, fb_set = self.found.get(a, set()), self.found.get(b, set())
-        ha = len(only_a & fa_set) if len(only_a) < len(fa_set) else sum(1 for s in fa_set if s in only_a)
-        hb = len(only_b & fb_set) if len(only_b) < len(fb_set) else sum(1 for s in fb_set if s in only_b)
+        ha = len(only_a & fa_set)
+        hb = len(only_b & fb_set)
         fa = ha / (len(only_a) + 1)
         fb = hb / (len(only_b) + 1)
         if fa >= COEXIST and fb >= COEXIST and ha >= MIN_MATCHED and hb >= MIN_MATCHED:
@@ -133,8 +173,8 @@ class _Round:
         if ha == 0 and hb == 0:
             # no distinguishing passage present: the one that explains more of itself wins
             ca, cb = self.coverage(a), self.coverage(b)
-            hi = max(ca, cb) or 1.0
-            return (a if ca >= cb else b), abs(ca - cb) / hi, False
+            top = max(ca, cb) or 1.0
+            return (a if ca >= cb else b), abs(ca - cb) / top, False
         if fa >= fb:
             return a, fa - fb, False
         return b, fb - fa, False
