@@ -38,10 +38,6 @@ CSP = (
 CSP_SVG = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 async def _send_json(send: Send, status: int, payload: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None) -> None:
     body = json.dumps(payload).encode("utf-8")
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
@@ -73,27 +69,33 @@ class BodySizeLimitMiddleware:
                     return
         received = 0
         started = False
+        rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             msg = await receive()
             if msg["type"] == "http.request":
                 received += len(msg.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyTooLarge()
+                    # Answer 413 now; the app sees a disconnected client and its own
+                    # response (if any) is dropped.
+                    rejected = True
+                    if not started:
+                        await _send_json(send, 413, {"detail": message})
+                    return {"type": "http.disconnect"}
             return msg
 
-        async def tracking_send(msg: Message) -> None:
+        async def guarded_send(msg: Message) -> None:
             nonlocal started
+            if rejected:
+                return
             if msg["type"] == "http.response.start":
                 started = True
             await send(msg)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await _send_json(send, 413, {"detail": message})
+        await self.app(scope, limited_receive, guarded_send)
 
 
 class SecurityHeadersMiddleware:
