@@ -60,7 +60,7 @@ SAMPLE_LICENSES: list[dict[str, Any]] = [
         "name": "Lumen Data", "licensor": "Lumen Data Trust", "flavor": "open",
         "artifacts": ["data"],
         "restrictions": ["privacy.tracking-surveillance", "discrimination.essential-services"],
-        "custom": [{"text": "To re-identify any person represented in the data set.", "domain": "privacy"}],
+        "custom_restrictions": [{"text": "To re-identify any person represented in the data set.", "domain": "privacy"}],
     },
 ]
 
