@@ -103,9 +103,12 @@ class CustomRestriction(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     text: Annotated[str, Field(description="The restriction, completing 'You shall not use the Licensed "
-                                           "Artifacts ...:'. One paragraph, 1 to 2,000 characters.")]
+                                           "Artifacts ...:'. One paragraph, 1 to 2,000 characters.",
+                                json_schema_extra={"minLength": 1, "maxLength": CUSTOM_MAX_CHARS})]
     domain: Annotated[str, Field(default="general", description="Domain id (e.g. privacy); a catalogue "
-                                                                 "domain or a new lowercase slug.")]
+                                                                 "domain or a new lowercase slug.",
+                                                                 json_schema_extra={"pattern": "^[a-z][a-z0-9-]*$",
+                                                                                    "maxLength": 40})]
 
     @field_validator("text")
     @classmethod
@@ -146,31 +149,42 @@ class LicenseSpec(BaseModel):
         json_schema_extra={"$id": "https://railtrack.dev/schema/manifest.schema.json"},
     )
 
-    name: Annotated[str, Field(description="Name of the licensed artifact (e.g. the model name); used in the title.")]
-    licensor: Annotated[str, Field(description="Who grants the license (person or organisation).")]
+    name: Annotated[str, Field(description="Name of the licensed artifact (e.g. the model name); used in the title.",
+                               json_schema_extra={"minLength": 1, "maxLength": NAME_MAX_CHARS})]
+    licensor: Annotated[str, Field(description="Who grants the license (person or organisation).",
+                                   json_schema_extra={"minLength": 1, "maxLength": NAME_MAX_CHARS})]
     flavor: Annotated[Literal["open", "rail", "research"], Field(
         description="open = OpenRAIL (redistribution and derivatives allowed, restrictions passed on); "
                     "rail = RAIL (internal use only); research = RESEARCH-ONLY RAIL.")]
     artifacts: Annotated[list[Literal["data", "application", "model", "source"]], Field(
-        description="Licensed artifact kinds; at least one. Stored in RAIL order data, application, model, source.")]
+        description="Licensed artifact kinds; at least one. Stored in RAIL order data, application, model, source.",
+        json_schema_extra={"minItems": 1, "uniqueItems": True})]
     restrictions: Annotated[list[str], Field(
         default_factory=list,
-        description="Catalogue clause ids (see `railtrack license catalog`); baseline clauses are always added.")]
+        validate_default=True,
+        description="Catalogue clause ids (see `railtrack license catalog`); baseline clauses are always added.",
+        json_schema_extra={"items": {"type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9][a-z0-9-]*$"}})]
     custom_restrictions: Annotated[list[CustomRestriction], Field(
         default_factory=list, description="Restrictions written by the licensor.")]
     commercial_use: Annotated[bool | None, Field(
         default=None,
         description="Whether commercial use is permitted. Default: yes, except for the research flavor.")]
     notice: Annotated[str | None, Field(default=None, description="Attribution / copyright notice text that "
-                                                                  "redistributors must keep (NOTICE file).")]
-    jurisdiction: Annotated[str | None, Field(default=None, description="Governing law, e.g. 'the State of New York'.")]
-    url: Annotated[str | None, Field(default=None, description="Project URL (http or https).")]
-    info: Annotated[str | None, Field(default=None, description="Additional information shown after the terms.")]
+                                                                  "redistributors must keep (NOTICE file).",
+                                                      json_schema_extra={"maxLength": TEXT_MAX_CHARS})]
+    jurisdiction: Annotated[str | None, Field(default=None, description="Governing law, e.g. 'the State of New York'.",
+                                                     json_schema_extra={"maxLength": NAME_MAX_CHARS})]
+    url: Annotated[str | None, Field(default=None, description="Project URL (http or https).",
+                                             json_schema_extra={"pattern": "^https?://[^\\s<>\"]+$",
+                                                                "maxLength": 500})]
+    info: Annotated[str | None, Field(default=None, description="Additional information shown after the terms.",
+                                              json_schema_extra={"maxLength": TEXT_MAX_CHARS})]
     catalog_version: Annotated[str, Field(
         default_factory=lambda: load_catalog().version,
         description="Version of the clause catalogue the manifest was made with.")]
     template_version: Annotated[str, Field(
-        default=TEMPLATE_VERSION, description="Version of the license text templates.")]
+        default=TEMPLATE_VERSION, description="Version of the license text templates.",
+        json_schema_extra={"enum": list(TEMPLATE_VERSIONS)})]
 
     # ---------------------------------------------------------------- field validation
     @field_validator("name", "licensor")

@@ -55,7 +55,7 @@ WRAP = 78
 
 # ------------------------------------------------------------------------------ escaping
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")
-_MD_LINE_START = re.compile(r"^(\s*)([-+>]|\d+[.)])(\s)")
+_MD_LINE_START = re.compile(r"^(\s*)(?:([-+])|(\d+)([.)]))(\s)")
 
 
 def md_escape(text: str, *, line_start: bool = False) -> str:
@@ -63,7 +63,10 @@ def md_escape(text: str, *, line_start: bool = False) -> str:
     out = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     out = _MD_SPECIAL.sub(r"\\\1", out)
     if line_start:
-        out = _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2) + m.group(3), out)
+        out = _MD_LINE_START.sub(
+            lambda m: m.group(1) + (f"\\{m.group(2)}" if m.group(2) else f"{m.group(3)}\\{m.group(4)}") + m.group(5),
+            out,
+        )
     return out
 
 
