@@ -130,10 +130,15 @@ def _base(path: str) -> str:
     return path.replace("\\", "/").rsplit("/", 1)[-1].lower()
 
 
+def _top(files: Iterable[str]) -> list[str]:
+    """Files at the repository root (a LICENSE inside a vendored folder is not the repo's license)."""
+    return [f for f in files if "/" not in f.replace("\\", "/").strip("/")]
+
+
 def license_like_files(files: Iterable[str]) -> list[str]:
     """Files that hold a license text: LICENSE, LICENCE.md, COPYING, llama2-license.txt ..."""
     out = []
-    for f in files:
+    for f in _top(files):
         b = _base(f)
         if "license" in b or "licence" in b or b.startswith("copying") or b.startswith("terms_of_use") \
                 or b.startswith("terms-of-use"):
@@ -144,7 +149,7 @@ def license_like_files(files: Iterable[str]) -> list[str]:
 def policy_files(files: Iterable[str]) -> list[str]:
     """Files that hold an acceptable/prohibited-use policy: USE_POLICY.md, AUP.md ..."""
     out = []
-    for f in files:
+    for f in _top(files):
         b = _base(f)
         if "use_policy" in b or "use-policy" in b or "usepolicy" in b or "acceptable_use" in b \
                 or "acceptable-use" in b or "prohibited_use" in b or "prohibited-use" in b \
@@ -155,4 +160,4 @@ def policy_files(files: Iterable[str]) -> list[str]:
 
 def notice_files(files: Iterable[str]) -> list[str]:
     """Files named NOTICE (any extension)."""
-    return [f for f in files if _base(f).startswith("notice")]
+    return [f for f in _top(files) if _base(f).startswith("notice")]
