@@ -208,7 +208,20 @@ def _clusters(positions: list[int]) -> list[tuple[int, int, int]]:
         prev = p
         count += 1
     out.append((first, prev, count))
-    return out
+    return [_trim(ps, c) for c in out]
+
+
+def _trim(ps: list[int], cluster: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Drop sparse edge matches (a shared phrase or URL bleeding into a neighbouring text)."""
+    import bisect
+
+    first, last, count = cluster
+    lo_i, hi_i = bisect.bisect_left(ps, first), bisect.bisect_right(ps, last) - 1
+    while hi_i - lo_i >= 3 and bisect.bisect_left(ps, ps[hi_i] - 20, lo_i, hi_i + 1) > hi_i - 2:
+        hi_i -= 1
+    while hi_i - lo_i >= 3 and bisect.bisect_right(ps, ps[lo_i] + 20, lo_i, hi_i + 1) < lo_i + 3:
+        lo_i += 1
+    return ps[lo_i], ps[hi_i], hi_i - lo_i + 1
 
 
 def match_text(text: str, index: LicenseIndex | None = None) -> Match:
@@ -230,6 +243,7 @@ def match_text(text: str, index: LicenseIndex | None = None) -> Match:
     line_cache: list[int] = []
     candidates: dict[int, tuple[float, int]] = {}
     first = True
+    span_refs: list[tuple[int, list[int]]] = []
     for _ in range(MAX_SPANS):
         rnd = _Round(index, sh, hit_pos, claimed)
         if not rnd.found:
@@ -282,10 +296,13 @@ def match_text(text: str, index: LicenseIndex | None = None) -> Match:
                 fams = {index.refs[r].entry.family for r in near}
                 result.family = fams.pop() if len(fams) == 1 else None
         result.spans.append(span)
+        span_refs.append((winner, sorted(p for p in set(positions) if lo <= p <= hi)))
         first = False
         claimed.update(p + k for p in range(lo, hi - SHINGLE + 2) for k in range(SHINGLE))
         if not decided:
             break
+    if len(result.spans) > 1 and offsets is not None:
+        _settle_boundaries(result.spans, span_refs, sh, index, offsets, text, line_cache)
     # prefer a license over an AUP as the file's verdict when both were found
     if result.entry is not None and result.entry.kind == "aup":
         for sp in result.spans[1:]:
@@ -303,6 +320,34 @@ def match_text(text: str, index: LicenseIndex | None = None) -> Match:
         for r, (c, m) in sorted(candidates.items(), key=lambda kv: (-kv[1][1], -kv[1][0]))[:6]
     ]
     return result
+
+
+def _settle_boundaries(spans: list[Span], refs: list[tuple[int, list[int]]], sh: list, index: LicenseIndex,
+                       offsets: list[tuple[int, int]], text: str, line_cache: list[int]) -> None:
+    """Where one span runs into the next, hand the shared tail to the text that follows.
+
+    A license that quotes its AUP's address or title matches a few phrases at the start
+    of the AUP pasted after it; those belong to the AUP.
+    """
+    order = sorted(range(len(spans)), key=lambda i: spans[i].start)
+    for i, j in zip(order, order[1:]):
+        a, b = spans[i], spans[j]
+        ref_a, pos_a = refs[i]
+        ref_b, _pos_b = refs[j]
+        if a.end < b.start - 400 or not pos_a:
+            continue
+        other = index.refs[ref_b].shingles
+        cut = len(pos_a)
+        while cut > 1 and sh[pos_a[cut - 1]] in other and pos_a[cut - 1] > pos_a[0]:
+            cut -= 1
+        if cut == len(pos_a):
+            continue
+        new_hi = min(pos_a[cut - 1] + SHINGLE - 1, len(offsets) - 1)
+        a.end = offsets[new_hi][1]
+        a.end_line = _line_of(text, max(a.start, a.end - 1), line_cache)
+        if new_hi + 1 < len(offsets):
+            b.start = min(b.start, offsets[new_hi + 1][0])
+        b.start_line = _line_of(text, b.start, line_cache)
 
 
 def _tournament(rnd: _Round, near: list[int]) -> tuple[int, float, int | None]:
