@@ -97,10 +97,17 @@ def _interactive(defaults: dict) -> dict:
         sys.stderr.flush()
 
     def ask(prompt: str, default: Optional[str] = None, allow_empty: bool = False) -> str:
+        from rich.prompt import Prompt
+        from rich.text import Text
+
+        label = Text(prompt + (f" [{default}]" if default else ""))
         while True:
-            value = typer.prompt(prompt, default=default if default is not None else ("" if allow_empty else None),
-                                 show_default=bool(default), err=True)
-            value = (value or "").strip()
+            try:
+                value = Prompt.ask(label, console=_common.stderr, default="", show_default=False)
+            except EOFError:
+                say("")
+                raise UsageError("the interactive input ended before every question was answered") from None
+            value = (value or "").strip() or (default or "")
             if value or allow_empty:
                 return value
             say("  please give a value")

@@ -1,0 +1,82 @@
+"""Property tests (hypothesis): license ids and rendering are deterministic, canonical and content-addressed."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from railtrack.catalog.clauses import load_catalog
+from railtrack.licenses import ARTIFACTS, LicenseSpec, license_id, parse_manifest, render, spdx_id, title
+from railtrack.licenses.document import restriction_items
+
+CAT = load_catalog()
+OPTIONAL = [c.id for c in CAT.clauses if not c.baseline]
+
+names = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40
+).filter(lambda s: s.strip())
+customs = st.lists(
+    st.builds(lambda t, d: {"text": t, "domain": d},
+              st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=80)
+              .filter(lambda s: s.strip()),
+              st.sampled_from(["general", "privacy", "aviation", "health"])),
+    max_size=3,
+)
+
+
+@st.composite
+def manifests(draw):
+    return {
+        "name": draw(names),
+        "licensor": draw(names),
+        "flavor": draw(st.sampled_from(["open", "rail", "research"])),
+        "artifacts": draw(st.lists(st.sampled_from(ARTIFACTS), min_size=1, max_size=4)),
+        "restrictions": draw(st.lists(st.sampled_from(OPTIONAL), max_size=8)),
+        "custom_restrictions": draw(customs),
+        "commercial_use": draw(st.sampled_from([None, True, False])),
+    }
+
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(manifests(), st.randoms(use_true_random=False))
+def test_id_is_canonical_and_stable(data, rnd) -> None:
+    spec = LicenseSpec(**data)
+    lid = license_id(spec)
+    assert re.fullmatch(r"rt-[0-9a-f]{12}", lid)
+    # order and duplicates of artifacts / restrictions do not matter
+    shuffled = dict(data)
+    shuffled["artifacts"] = rnd.sample(data["artifacts"], len(data["artifacts"])) + data["artifacts"][:1]
+    shuffled["restrictions"] = rnd.sample(data["restrictions"], len(data["restrictions"]))
+    assert license_id(LicenseSpec(**shuffled)) == lid
+    # the JSON rendering reads back to the same manifest and id
+    back = parse_manifest(json.loads(render(spec, "json")))
+    assert back == spec and license_id(back) == lid
+    assert spdx_id(spec).endswith(lid)
+    assert title(spec).startswith(spec.name)
+
+
+@SETTINGS
+@given(manifests(), st.sampled_from(OPTIONAL))
+def test_changing_the_restrictions_changes_the_id(data, extra) -> None:
+    spec = LicenseSpec(**data)
+    other = LicenseSpec(**{**data, "restrictions": list(data["restrictions"]) + [extra]})
+    assert (license_id(other) == license_id(spec)) == (extra in spec.restrictions)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(manifests())
+def test_markdown_lists_exactly_the_chosen_restrictions(data) -> None:
+    spec = LicenseSpec(**data)
+    md = render(spec, "md").decode("utf-8")
+    assert md == render(LicenseSpec(**data), "md").decode("utf-8")
+    items = [line for line in md.splitlines() if re.match(r"^\d+\. ", line)]
+    expected = [t for _, group in restriction_items(spec) for t in group]
+    assert len(items) == len(expected) == len(spec.restrictions) + len(spec.custom_restrictions)
+    assert [int(line.split(".", 1)[0]) for line in items] == list(range(1, len(items) + 1))
+    assert {c.id for c in CAT.baseline()} <= set(spec.restrictions)
