@@ -16,7 +16,6 @@ here with the font's own advance widths and placed with ``FPDF.text``.
 from __future__ import annotations
 
 import atexit
-import copy
 import io
 import shutil
 import tempfile
@@ -42,6 +41,8 @@ _REPERTOIRE_SET = frozenset(cp for lo, hi in _REPERTOIRE for cp in range(lo, hi 
 # bold: stroke width as a fraction of the font size, and the extra advance it takes
 _BOLD_STROKE = 0.035
 _BOLD_WIDEN = 1.04
+#: word -> advance width (font units) for the cut-down font; bounded, legal text reuses few words
+_SHARED_WIDTHS: dict[str, float] = {}
 # layout (mm and pt)
 _MARGIN_L, _MARGIN_R, _MARGIN_T, _MARGIN_B = 20.0, 20.0, 18.0, 18.0
 
@@ -96,6 +97,38 @@ def _small_font() -> tuple[bytes, object]:
         return _small
 
 
+@lru_cache(maxsize=1)
+def _fast_font_class():  # type: ignore[no-untyped-def]
+    """A TTFFont whose ``encode_text`` maps characters with ``str.translate`` and a per-document
+    table, instead of one cached method call per character. Glyphs are picked in the order
+    the characters first occur, exactly as fpdf2 does, so the output is unchanged."""
+    from fpdf.fonts import TTFFont
+
+    class _FastTTFFont(TTFFont):
+        __slots__ = ("_rt_table",)
+
+        def encode_text(self, text: str) -> str:
+            text = self._map_symbol_text(text)
+            table = self._rt_table
+            for ch in dict.fromkeys(text):
+                code = ord(ch)
+                if code not in table:
+                    mapped = self.subset.pick(code)
+                    table[code] = chr(mapped) if mapped is not None else None
+            return f"({self.escape_text(text.translate(table))}) Tj"
+
+    return _FastTTFFont
+
+
+def _slots(cls) -> list[str]:  # type: ignore[no-untyped-def]
+    names: list[str] = []
+    for klass in cls.__mro__:
+        for name in getattr(klass, "__slots__", ()):
+            if name not in names:
+                names.append(name)
+    return names
+
+
 def _attach_small_font(pdf) -> None:  # type: ignore[no-untyped-def]
     """Give ``pdf`` the cut-down font without re-parsing it.
 
@@ -107,7 +140,12 @@ def _attach_small_font(pdf) -> None:  # type: ignore[no-untyped-def]
     from fpdf.fonts import SubsetMap
 
     data, proto = _small_font()
-    font = copy.copy(proto)
+    cls = _fast_font_class()
+    font = cls.__new__(cls)
+    for name in _slots(type(proto)):
+        if hasattr(proto, name):
+            setattr(font, name, getattr(proto, name))
+    font._rt_table = {}
     font.i = len(pdf.fonts) + 1
     font.ttfont = TTFont(io.BytesIO(data), lazy=True, recalcTimestamp=False, recalcBBoxes=False)
     font.missing_glyphs = []
@@ -123,13 +161,16 @@ def _in_repertoire(text_chars: set[str]) -> bool:
 class _Layout:
     """Minimal flowing layout on top of fpdf2: wrapped paragraphs, hanging labels, page breaks."""
 
-    def __init__(self, pdf, spec: LicenseSpec) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, pdf, spec: LicenseSpec, small: bool) -> None:  # type: ignore[no-untyped-def]
         self.pdf = pdf
         self.spec = spec
         self.y = _MARGIN_T
         self.width = pdf.w - _MARGIN_L - _MARGIN_R
         self.bottom = pdf.h - _MARGIN_B
-        self._cw = pdf.fonts[_FAMILY.lower()].cw
+        font = pdf.fonts[_FAMILY.lower()]
+        self._cw = font.cw
+        # the cut-down font's widths are shared by every document: so is the word-width memo
+        self._widths = _SHARED_WIDTHS if small else {}
 
     def set_style(self, style: str, size: float) -> None:
         """Regular, or bold by filling and stroking the outlines (text render mode 2)."""
@@ -148,6 +189,17 @@ class _Layout:
         factor = _BOLD_WIDEN if style == "B" else 1.0
         return sum(cw[ord(c)] for c in text) * factor * size / 1000.0 / self.pdf.k
 
+    def word_width(self, word: str) -> float:
+        """Advance width of ``word`` in font units (memoised: legal text repeats its words)."""
+        cache = self._widths
+        w = cache.get(word)
+        if w is None:
+            if len(cache) > 50_000:
+                cache.clear()
+            cw = self._cw
+            w = cache[word] = sum(cw[ord(c)] for c in word)
+        return w
+
     def wrap(self, text: str, width: float, style: str, size: float) -> list[str]:
         cw = self._cw
         factor = _BOLD_WIDEN if style == "B" else 1.0
@@ -156,8 +208,9 @@ class _Layout:
         lines: list[str] = []
         current: list[str] = []
         current_w = 0.0
+        word_width = self.word_width
         for word in text.split(" "):
-            w = sum(cw[ord(c)] for c in word)
+            w = word_width(word)
             if current and current_w + space + w > limit:
                 lines.append(" ".join(current))
                 current, current_w = [], 0.0
@@ -246,7 +299,8 @@ def render_pdf(spec: LicenseSpec) -> bytes:
     pdf.set_lang("en")
     pdf.set_margins(_MARGIN_L, _MARGIN_T, _MARGIN_R)
     pdf.set_auto_page_break(False)
-    if _in_repertoire(chars):
+    small = _in_repertoire(chars)
+    if small:
         _attach_small_font(pdf)
     else:
         pdf.add_font(_FAMILY, "", str(font_paths()[0]))
@@ -270,7 +324,7 @@ def render_pdf(spec: LicenseSpec) -> bytes:
     pdf.footer = page_footer  # type: ignore[method-assign]
     pdf.alias_nb_pages()
     pdf.add_page()
-    lay = _Layout(pdf, spec)
+    lay = _Layout(pdf, spec, small)
 
     for b in blocks:
         k = b.kind
