@@ -60,6 +60,15 @@ _lock = threading.Lock()
 _small: tuple[bytes, object] | None = None
 
 
+_small_path: Path | None = None
+
+
+def _small_font_path() -> Path:
+    _small_font()
+    assert _small_path is not None
+    return _small_path
+
+
 def _subset_bytes(src: Path) -> bytes:
     from fontTools import subset as ftsubset
     from fontTools.ttLib import TTFont
@@ -94,6 +103,8 @@ def _small_font() -> tuple[bytes, object]:
         target.write_bytes(data)
         proto_pdf.add_font(_FAMILY, "", str(target))
         _small = (data, proto_pdf.fonts[_FAMILY.lower()])
+        global _small_path
+        _small_path = target
         return _small
 
 
@@ -301,7 +312,11 @@ def render_pdf(spec: LicenseSpec) -> bytes:
     pdf.set_auto_page_break(False)
     small = _in_repertoire(chars)
     if small:
-        _attach_small_font(pdf)
+        try:
+            _attach_small_font(pdf)
+        except (AttributeError, TypeError, ImportError):  # pragma: no cover - another fpdf2 layout
+            pdf.fonts.pop(_FAMILY.lower(), None)
+            pdf.add_font(_FAMILY, "", str(_small_font_path()))
     else:
         pdf.add_font(_FAMILY, "", str(font_paths()[0]))
     foot = f"{title(spec)} \u00b7 {license_id(spec)} \u00b7 page "
