@@ -32,6 +32,7 @@ _NOUNS: list[str] = [
     "tree",
     "audit",
     "watch",
+    "watermark",
 ]
 
 
