@@ -36,6 +36,9 @@ _LICENSEISH = ("license", "licence", "copying", "notice", "use_policy", "use-pol
                "responsible_use", "responsible-use", "prohibited")
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".cache",
               ".ipynb_checkpoints", ".tox"}
+_CODE_SUFFIXES = {".py", ".js", ".ts", ".json", ".jsonl", ".bin", ".safetensors", ".gguf", ".pt", ".pth", ".onnx",
+                  ".sh", ".c", ".h", ".cc", ".cpp", ".rs", ".go", ".java", ".ipynb", ".csv", ".parquet", ".png",
+                  ".jpg", ".gif", ".zip", ".gz", ".tar", ".model", ".toml", ".cfg", ".ini", ".lock"}
 _TEXT_SUFFIXES = {"", ".md", ".txt", ".rst", ".license", ".licence", ".markdown", ".html", ".htm", ".yaml", ".yml"}
 
 
@@ -293,7 +296,7 @@ def is_licenseish(name: str) -> bool:
     """True for file names that usually hold license terms or a model card."""
     low = name.lower()
     suffix = os.path.splitext(low)[1]
-    if suffix not in _TEXT_SUFFIXES and not low.startswith(("license", "licence", "copying")):
+    if suffix not in _TEXT_SUFFIXES and (suffix in _CODE_SUFFIXES or not low.startswith(("license", "licence", "copying"))):
         return False
     return any(k in low for k in _LICENSEISH)
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..catalog.registry import LicenseEntry, Registry, load_registry
 from .normalize import tokens
 
@@ -30,10 +32,10 @@ def shingles(toks: list[str]) -> list[Shingle]:
 
 @dataclass
 class Reference:
-    """One indexed reference text."""
+    """One indexed reference text (its shingles as integer ids)."""
 
     entry: LicenseEntry
-    shingles: frozenset[Shingle]
+    shingles: frozenset[int]
     n_tokens: int
 
     @property
@@ -46,33 +48,56 @@ class LicenseIndex:
     """Inverted shingle index over the reference texts of a registry."""
 
     refs: list[Reference]
-    postings: dict[Shingle, tuple[int, ...]]
-    _diff_cache: dict[tuple[int, int], frozenset[Shingle]] = field(default_factory=dict)
+    sid: dict[Shingle, int]              # shingle -> integer id
+    post: list[tuple[int, ...]]          # shingle id -> references containing it
+    _diff_cache: dict[tuple[int, int], frozenset[int]] = field(default_factory=dict)
+    member: np.ndarray | None = None     # (references x shingle ids) boolean membership
+    sizes: np.ndarray | None = None      # shingles per reference
+    _mask_cache: dict[tuple[int, int], tuple[np.ndarray, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.member is None:
+            member = np.zeros((len(self.refs), len(self.post)), dtype=bool)
+            for i, ref in enumerate(self.refs):
+                member[i, np.fromiter(ref.shingles, dtype=np.int64, count=len(ref.shingles))] = True
+            self.member = member
+            self.sizes = member.sum(axis=1)
+
+    def only_mask(self, a: int, b: int) -> tuple[np.ndarray, int]:
+        """(mask over shingle ids, count) of the shingles reference a has and b lacks (cached)."""
+        key = (a, b)
+        got = self._mask_cache.get(key)
+        if got is None:
+            m = self.member[a] & ~self.member[b]
+            got = self._mask_cache[key] = (m, int(m.sum()))
+        return got
 
     @classmethod
     def build(cls, registry: Registry) -> "LicenseIndex":
         refs: list[Reference] = []
-        postings: dict[Shingle, list[int]] = {}
+        sid: dict[Shingle, int] = {}
+        post: list[list[int]] = []
         for entry in registry.with_text():
             text = entry.read_text()
             if not text:
                 continue
             toks = tokens(text)
-            sh = frozenset(shingles(toks))
-            if not sh:
+            ids = set()
+            for s in shingles(toks):
+                i = sid.get(s)
+                if i is None:
+                    i = sid[s] = len(post)
+                    post.append([])
+                ids.add(i)
+            if not ids:
                 continue
             idx = len(refs)
-            refs.append(Reference(entry, sh, len(toks)))
-            for s in sh:
-                lst = postings.get(s)
-                if lst is None:
-                    postings[s] = [idx]
-                else:
-                    lst.append(idx)
-        frozen = {k: tuple(v) for k, v in postings.items()}
-        return cls(refs=refs, postings=frozen)
+            refs.append(Reference(entry, frozenset(ids), len(toks)))
+            for i in ids:
+                post[i].append(idx)
+        return cls(refs=refs, sid=sid, post=[tuple(p) for p in post])
 
-    def only_in(self, a: int, b: int) -> frozenset[Shingle]:
+    def only_in(self, a: int, b: int) -> frozenset[int]:
         """Shingles of reference ``a`` that reference ``b`` lacks (cached)."""
         key = (a, b)
         got = self._diff_cache.get(key)

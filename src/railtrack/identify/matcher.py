@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
+import numpy as np
+
 from ..catalog.registry import LicenseEntry
 from .index import SHINGLE, LicenseIndex, load_index, shingles
 from .normalize import token_offsets, tokens
@@ -92,47 +94,62 @@ def _round(x: float) -> float:
 
 
 class _Round:
-    """Evidence for one matching round (positions not yet claimed by an earlier span)."""
+    """Evidence for one matching round (input positions not claimed by an earlier span).
 
-    def __init__(self, index: LicenseIndex, sh: list, hit_pos: list[int], claimed: set[int]) -> None:
+    Shingles are integer ids; the index keeps a (references x shingles) membership matrix,
+    so counts, found sets and positions are vectorised (numpy).
+    """
+
+    def __init__(self, index: LicenseIndex, ids: np.ndarray, hit_pos: np.ndarray,
+                 claimed: list[tuple[int, int]]) -> None:
         self.index = index
-        self.sh = sh
+        self.ids = ids
+        if claimed:
+            keep = np.ones(len(hit_pos), dtype=bool)
+            for lo, hi in claimed:
+                keep &= (hit_pos < lo) | (hit_pos > hi)
+            hit_pos = hit_pos[keep]
+        self.pos = hit_pos
+        self.distinct = np.unique(ids[hit_pos])
+        counts = index.member[:, self.distinct].sum(axis=1) if len(self.distinct) else np.zeros(len(index.refs), int)
+        self.counts: dict[int, int] = {int(r): int(counts[r]) for r in np.nonzero(counts)[0]}
+        self._positions: dict[int, np.ndarray] = {}
         self._regions: dict[int, tuple[int, int]] = {}
-        self.found: dict[int, set] = {}
-        self.positions: dict[int, list[int]] = {}
-        postings = index.postings
-        for pos in hit_pos:
-            if pos in claimed:
-                continue
-            s = sh[pos]
-            for r in postings[s]:
-                f = self.found.get(r)
-                if f is None:
-                    self.found[r] = {s}
-                    self.positions[r] = [pos]
-                else:
-                    f.add(s)
-                    self.positions[r].append(pos)
+
+    def positions(self, r: int) -> np.ndarray:
+        got = self._positions.get(r)
+        if got is None:
+            got = self._positions[r] = self.pos[self.index.member[r][self.ids[self.pos]]]
+        return got
 
     def matched(self, r: int) -> int:
-        return len(self.found.get(r, ()))
+        return self.counts.get(r, 0)
 
     def coverage(self, r: int) -> float:
-        return self.matched(r) / max(1, len(self.index.refs[r].shingles))
+        return self.matched(r) / max(1, int(self.index.sizes[r]))
 
     def region(self, r: int) -> tuple[int, int]:
         """Robust extent (2nd to 98th percentile of matched positions) of reference r in the input."""
         got = self._regions.get(r)
         if got is None:
-            ps = sorted(self.positions[r])
+            ps = self.positions(r)
             k = len(ps) // 50
-            got = (ps[k], ps[len(ps) - 1 - k])
+            got = (int(ps[k]), int(ps[len(ps) - 1 - k]))
             self._regions[r] = got
         return got
 
-    def _evidence(self, r: int, only: frozenset, lo: int, hi: int) -> int:
-        sh = self.sh
-        return len({sh[p] for p in self.positions.get(r, ()) if lo <= p <= hi and sh[p] in only})
+    def _distinct(self, r: int, mask: np.ndarray | None, inside: tuple[int, int] | None = None,
+                  outside: tuple[int, int] | None = None) -> int:
+        """Distinct shingles of r found (optionally only those in ``mask``, inside or outside a region)."""
+        p = self.positions(r)
+        if inside is not None:
+            p = p[(p >= inside[0]) & (p <= inside[1])]
+        if outside is not None:
+            p = p[(p < outside[0]) | (p > outside[1])]
+        x = self.ids[p]
+        if mask is not None:
+            x = x[mask[x]]
+        return int(np.unique(x).size)
 
     def compare(self, a: int, b: int) -> tuple[int, float, bool]:
         """(winner, margin, coexist) of references a and b, decided on the passages that differ.
@@ -150,23 +167,22 @@ class _Round:
         len_a, len_b = max(1, hi_a - lo_a), max(1, hi_b - lo_b)
         if hi < lo or (hi - lo) < 0.3 * min(len_a, len_b):
             return (a if self.matched(a) >= self.matched(b) else b), 1.0, True
-        only_a = self.index.only_in(a, b)
-        only_b = self.index.only_in(b, a)
+        only_a, n_only_a = self.index.only_mask(a, b)
+        only_b, n_only_b = self.index.only_mask(b, a)
         if (hi - lo) < 0.8 * max(len_a, len_b):
-            ha = self._evidence(a, only_a, lo, hi)
-            hb = self._evidence(b, only_b, lo, hi)
+            ha = self._distinct(a, only_a, inside=(lo, hi))
+            hb = self._distinct(b, only_b, inside=(lo, hi))
             if max(ha, hb) >= SHINGLE:
                 margin = abs(ha - hb) / (ha + hb + SHINGLE)
                 return (a, margin, False) if ha >= hb else (b, margin, False)
-            ea = len({self.sh[p] for p in self.positions[a] if p < lo or p > hi})
-            eb = len({self.sh[p] for p in self.positions[b] if p < lo or p > hi})
+            ea = self._distinct(a, None, outside=(lo, hi))
+            eb = self._distinct(b, None, outside=(lo, hi))
             m = max(self.matched(a), self.matched(b), 1)
             return (a, (ea - eb) / m, False) if ea >= eb else (b, (eb - ea) / m, False)
-        fa_set, fb_set = self.found.get(a, set()), self.found.get(b, set())
-        ha = len(only_a & fa_set)
-        hb = len(only_b & fb_set)
-        fa = ha / (len(only_a) + 1)
-        fb = hb / (len(only_b) + 1)
+        ha = int(only_a[self.distinct].sum())
+        hb = int(only_b[self.distinct].sum())
+        fa = ha / (n_only_a + 1)
+        fb = hb / (n_only_b + 1)
         if fa >= COEXIST and fb >= COEXIST and ha >= MIN_MATCHED and hb >= MIN_MATCHED:
             winner = a if self.matched(a) >= self.matched(b) else b
             return winner, 1.0, True
@@ -231,29 +247,31 @@ def match_text(text: str, index: LicenseIndex | None = None) -> Match:
     sh = shingles(toks)
     if len(sh) < MIN_MATCHED:
         return Match()
-    postings = index.postings
-    keys_hit = postings.keys() & set(sh)
-    if len(keys_hit) < MIN_MATCHED:
+    get = index.sid.get
+    ids_list = [get(s, -1) for s in sh]
+    hits = len(ids_list) - ids_list.count(-1)
+    if hits < MIN_MATCHED:
         return Match()
-    hit_pos = [i for i, s in enumerate(sh) if s in keys_hit]
+    ids = np.array(ids_list, dtype=np.int64)
+    hit_pos = np.nonzero(ids >= 0)[0]
 
     result = Match()
-    claimed: set[int] = set()
+    claimed: list[tuple[int, int]] = []
     offsets: list[tuple[int, int]] | None = None
     line_cache: list[int] = []
     candidates: dict[int, tuple[float, int]] = {}
     first = True
     span_refs: list[tuple[int, list[int]]] = []
     for _ in range(MAX_SPANS):
-        rnd = _Round(index, sh, hit_pos, claimed)
-        if not rnd.found:
+        rnd = _Round(index, ids, hit_pos, claimed)
+        if not rnd.counts:
             break
         if first:
-            for r in rnd.found:
-                cov, m = rnd.coverage(r), rnd.matched(r)
+            for r, m in rnd.counts.items():
+                cov = rnd.coverage(r)
                 if m >= MIN_MATCHED and cov >= CANDIDATE_COVERAGE:
                     candidates[r] = (cov, m)
-        eligible = [r for r in rnd.found if rnd.matched(r) >= MIN_MATCHED and rnd.coverage(r) >= MIN_COVERAGE]
+        eligible = [r for r, m in rnd.counts.items() if m >= MIN_MATCHED and rnd.coverage(r) >= MIN_COVERAGE]
         if not eligible:
             break
         top_m = max(rnd.matched(r) for r in eligible)
@@ -261,14 +279,14 @@ def match_text(text: str, index: LicenseIndex | None = None) -> Match:
                       key=lambda r: -rnd.matched(r))[:8]
         winner, margin, runner = _tournament(rnd, near)
         if len(near) == 1 or runner is None:
-            others = [rnd.matched(r) for r in rnd.found if r != winner and r not in near]
+            others = [m for r, m in rnd.counts.items() if r != winner and r not in near]
             margin = 1.0 - (max(others) / rnd.matched(winner) if others else 0.0)
         ref = index.refs[winner]
         cov = rnd.coverage(winner)
         # span(s): clusters of the winner's matched positions
         if offsets is None:
             offsets = token_offsets(text)
-        positions = rnd.positions[winner]
+        positions = rnd.positions(winner).tolist()
         clusters = [c for c in _clusters(positions) if c[2] >= max(3, 0.1 * len(positions))]
         if not clusters:
             break
@@ -298,11 +316,11 @@ def match_text(text: str, index: LicenseIndex | None = None) -> Match:
         result.spans.append(span)
         span_refs.append((winner, sorted(p for p in set(positions) if lo <= p <= hi)))
         first = False
-        claimed.update(p + k for p in range(lo, hi - SHINGLE + 2) for k in range(SHINGLE))
+        claimed.append((lo, hi))
         if not decided:
             break
     if len(result.spans) > 1 and offsets is not None:
-        _settle_boundaries(result.spans, span_refs, sh, index, offsets, text, line_cache)
+        _settle_boundaries(result.spans, span_refs, ids, index, offsets, text, line_cache)
     # prefer a license over an AUP as the file's verdict when both were found
     if result.entry is not None and result.entry.kind == "aup":
         for sp in result.spans[1:]:
@@ -322,7 +340,7 @@ def match_text(text: str, index: LicenseIndex | None = None) -> Match:
     return result
 
 
-def _settle_boundaries(spans: list[Span], refs: list[tuple[int, list[int]]], sh: list, index: LicenseIndex,
+def _settle_boundaries(spans: list[Span], refs: list[tuple[int, list[int]]], ids: list, index: LicenseIndex,
                        offsets: list[tuple[int, int]], text: str, line_cache: list[int]) -> None:
     """Where one span runs into the next, hand the shared tail to the text that follows.
 
@@ -338,7 +356,7 @@ def _settle_boundaries(spans: list[Span], refs: list[tuple[int, list[int]]], sh:
             continue
         other = index.refs[ref_b].shingles
         cut = len(pos_a)
-        while cut > 1 and sh[pos_a[cut - 1]] in other and pos_a[cut - 1] > pos_a[0]:
+        while cut > 1 and int(ids[pos_a[cut - 1]]) in other and pos_a[cut - 1] > pos_a[0]:
             cut -= 1
         if cut == len(pos_a):
             continue

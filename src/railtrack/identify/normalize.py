@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from itertools import accumulate
 
 _HTML_TAG = re.compile(r"<(?:[a-zA-Z/!][^<>]{0,2000})>")
 _HTML_ENTITY = re.compile(r"&(?:[a-zA-Z]{2,10}|#\d{1,7}|#x[0-9a-fA-F]{1,6});")
@@ -42,8 +43,8 @@ def _lower_same_length(text: str) -> str:
     low = text.lower()
     if len(low) == len(text):
         return low
-    # a few characters change length when lower-cased (e.g. U+0130); fold one by one
-    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    # only U+0130 (capital I with dot) grows when lower-cased
+    return text.replace("\u0130", "i").lower()
 
 
 def tokens(text: str) -> list[str]:
@@ -51,9 +52,15 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(_lower_same_length(mask_markup(text)))
 
 
+_SPLIT = re.compile(r"([^\W_]+)")
+
+
 def token_offsets(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` character offsets in ``text`` of the tokens :func:`tokens` returns."""
-    return [m.span() for m in _TOKEN.finditer(_lower_same_length(mask_markup(text)))]
+    # one split into [sep, token, sep, token, ..., sep]; cumulative lengths give the offsets
+    parts = _SPLIT.split(_lower_same_length(mask_markup(text)))
+    cum = list(accumulate(map(len, parts)))
+    return list(zip(cum[0:-1:2], cum[1::2]))
 
 
 def nfkc(text: str) -> str:
