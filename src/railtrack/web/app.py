@@ -125,7 +125,7 @@ def create_app(
 
         db_path = resolve_db_path(db)
     state = WebState(
-        con=con,
+        _con=con,
         db_path=db_path,
         license_limiter=RateLimiter(per_minute),
         preview_limiter=RateLimiter(per_minute * 10 if per_minute > 0 else 0),
@@ -139,7 +139,7 @@ def create_app(
             yield
         finally:
             with contextlib.suppress(Exception):
-                state.con.close()
+                state.close()
 
     app = FastAPI(
         title="railtrack",
@@ -174,6 +174,10 @@ def create_app(
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no page at {request.url.path}"
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # e.g. a body that is not UTF-8: an input error like any other invalid body
+            return _error_response(request, 422, "body: not valid JSON (cannot be decoded as UTF-8 JSON)",
+                                   {"errors": [{"loc": "body", "msg": "not valid JSON"}]})
         if exc.status_code == 405:
             detail = f"method {request.method} not allowed on {request.url.path}"
         return _error_response(request, exc.status_code, detail, headers=getattr(exc, "headers", None))

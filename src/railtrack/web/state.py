@@ -54,9 +54,13 @@ class RenderCache:
 
 @dataclass
 class WebState:
-    """What the routes share. ``con`` is the app's DuckDB connection; routes use cursors."""
+    """What the routes share. ``con`` is the app's DuckDB connection; routes use cursors.
 
-    con: duckdb.DuckDBPyConnection
+    The connection is opened by :func:`create_app` and closed when the server shuts down
+    (file stores only); a later request (a test client started again) reopens it.
+    """
+
+    _con: duckdb.DuckDBPyConnection | None
     db_path: Path | None
     license_limiter: RateLimiter
     preview_limiter: RateLimiter
@@ -65,6 +69,25 @@ class WebState:
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     renders: RenderCache = field(default_factory=RenderCache)
     extras: dict[str, Any] = field(default_factory=dict)
+    _open_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            from ..store import connect
+
+            with self._open_lock:
+                if self._con is None:
+                    self._con = connect(self.db_path)
+        return self._con
+
+    def close(self) -> None:
+        """Close a file store's connection (an in-memory store is kept: closing would lose it)."""
+        if self._con is not None and self.db_path is not None:
+            with self._open_lock:
+                con, self._con = self._con, None
+            if con is not None:
+                con.close()
 
     @contextlib.contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:

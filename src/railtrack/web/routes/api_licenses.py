@@ -72,14 +72,18 @@ MANIFEST_BODY = {
 }
 
 
-class LicensePreview(BaseModel):
+class LicenseOut(BaseModel):
     id: str
     title: str
     spdx_id: str
     markdown: str
 
 
-class LicenseCreated(LicensePreview):
+class LicensePreview(LicenseOut):
+    text: str = Field(description="The plain-text rendering (what the preview pane shows)")
+
+
+class LicenseCreated(LicenseOut):
     url: str = Field(description="The license's page")
     created: bool = Field(description="False when the same license had been recorded before")
     downloads: dict[str, str] = Field(description="Download URL of each format")
@@ -163,11 +167,14 @@ def preview_license(request: Request, body: dict[str, Any] = Body(..., media_typ
         "title": M.title(spec),
         "spdx_id": M.spdx_id(spec),
         "markdown": rendered(state, spec, "md").decode("utf-8"),
+        "text": rendered(state, spec, "txt").decode("utf-8"),
     }
 
 
 @router.post("/licenses", response_model=LicenseCreated, status_code=201, summary="Create a license",
-             responses=RATE_LIMITED, openapi_extra=MANIFEST_BODY)
+             responses={**RATE_LIMITED, 200: {"model": LicenseCreated,
+                                              "description": "The same license was recorded before"}},
+             openapi_extra=MANIFEST_BODY)
 def create_license(request: Request, response: Response,
                    body: dict[str, Any] = Body(..., media_type="application/json")) -> dict[str, Any]:
     """Record a license from its manifest; return its id, title, URLs and Markdown text.

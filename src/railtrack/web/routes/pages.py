@@ -190,7 +190,7 @@ def license_page(request: Request, license_id: str = FastPath(..., pattern=r"^rt
         "restrictions": [cat.get(r) for r in spec.restrictions if r in cat],
         "created_at": row[0].isoformat(timespec="seconds") if row and row[0] else "",
         "downloads": [{"fmt": f, "label": FORMAT_LABELS[f], "url": links[f]} for f in links],
-        "markdown": rendered(state, spec, "md", license_id).decode("utf-8"),
+        "text": rendered(state, spec, "txt", license_id).decode("utf-8"),
         "card": rendered(state, spec, "card", license_id).decode("utf-8"),
         "notice": rendered(state, spec, "notice", license_id).decode("utf-8"),
     })

@@ -96,7 +96,7 @@
       titleEl.textContent = r.body.title;
       idEl.textContent = r.body.id;
       spdxEl.textContent = r.body.spdx_id;
-      textEl.textContent = r.body.markdown;
+      textEl.textContent = r.body.text;
       form.setAttribute("data-preview-id", r.body.id);
     }).catch(function (err) { showErrors("preview failed: " + err); });
   }
