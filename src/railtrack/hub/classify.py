@@ -66,49 +66,63 @@ def _ident_result(ident: Any) -> tuple[str | None, float | None]:
     return lic, score
 
 
-def behavioral_map(con: duckdb.DuckDBPyConnection, registry: Any, scope_sql: str) -> None:
-    """Temp table ``_rt_bu(key, kind, bu, family)`` for every license id / name / link in scope."""
-    import pyarrow as pa
+def _sql_list(values: list[str]) -> str:
+    if not values:
+        return "[]::VARCHAR[]"
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(values)) + "]::VARCHAR[]"
 
+
+def behavioral_sql(con: duckdb.DuckDBPyConnection, table: str, alias: str) -> str:
+    """A SQL boolean expression (over ``alias``) for behavioral use of the rows of ``table``.
+
+    The registry is consulted once per distinct license id, license name and link found in
+    ``table`` (a few thousand values even for 2M models), and the answer is inlined as
+    literal lists, so classifying millions of rows is one vectorised pass.
+    Returns ``NULL::BOOLEAN`` when the registry is unavailable.
+    """
+    registry = _registry()
+    if registry is None:
+        return "NULL::BOOLEAN"
+    has_ident = any(c[0] == "identified_license" for c in con.execute(f"DESCRIBE {table}").fetchall())
+    ident_sql = f" UNION SELECT DISTINCT 'ident', identified_license FROM {table}" if has_ident else ""
     keys = con.execute(
-        f"""SELECT DISTINCT 'id' AS kind, unnest(licenses) AS key FROM models WHERE {scope_sql}
-            UNION SELECT DISTINCT 'name', license_name FROM models WHERE {scope_sql} AND license_name IS NOT NULL
-            UNION SELECT DISTINCT 'link', license_link FROM models WHERE {scope_sql} AND license_link IS NOT NULL
-            UNION SELECT DISTINCT 'ident', identified_license FROM models WHERE {scope_sql} AND identified_license IS NOT NULL"""
+        f"""SELECT DISTINCT 'id' AS kind, unnest(licenses) AS key FROM {table}
+            UNION SELECT DISTINCT 'name', license_name FROM {table}
+            UNION SELECT DISTINCT 'link', license_link FROM {table}{ident_sql}"""
     ).fetchall()
-    out_kind, out_key, out_bu = [], [], []
+    ids, names, links = [], [], []
     for kind, key in keys:
-        if key is None:
+        if not key:
             continue
-        entry = registry.resolve(key) if kind != "id" else (registry.get(key) or registry.resolve(key))
-        bu = bool(entry.behavioral_use) if entry is not None else False
-        if kind == "link" and entry is None:
+        if kind in ("id", "ident"):
+            entry = registry.get(key) or registry.resolve(key)
+        else:
+            entry = registry.resolve(key)
+        if entry is None or not entry.behavioral_use:
             continue
-        out_kind.append(kind)
-        out_key.append(key)
-        out_bu.append(bu)
-    table = pa.table({"kind": pa.array(out_kind, pa.string()), "key": pa.array(out_key, pa.string()),
-                      "bu": pa.array(out_bu, pa.bool_())})
-    con.register("_rt_bu_arrow", table)
-    try:
-        con.execute("CREATE OR REPLACE TEMP TABLE _rt_bu AS SELECT * FROM _rt_bu_arrow")
-    finally:
-        con.unregister("_rt_bu_arrow")
-
-
-def _update_behavioral(con: duckdb.DuckDBPyConnection, scope_sql: str) -> None:
-    con.execute(
-        f"""UPDATE models SET behavioral_use = coalesce(
-                (SELECT bool_or(b.bu) FROM _rt_bu b WHERE b.kind = 'id' AND list_contains(models.licenses, b.key)), false)
-              OR ((len(models.licenses) = 0 OR list_contains(models.licenses, 'other')) AND coalesce(
-                (SELECT bool_or(b.bu) FROM _rt_bu b WHERE (b.kind = 'name' AND b.key = models.license_name)
-                    OR (b.kind = 'link' AND b.key = models.license_link)), false))
-              OR coalesce((SELECT bool_or(b.bu) FROM _rt_bu b WHERE b.kind = 'ident' AND b.key = models.identified_license), false)
-            WHERE {scope_sql}"""
+        {"id": ids, "ident": ids, "name": names, "link": links}[kind].append(key)
+    a = alias
+    return (
+        f"(len(list_intersect({a}.licenses, {_sql_list(ids)})) > 0"
+        f" OR ((len({a}.licenses) = 0 OR list_contains({a}.licenses, 'other'))"
+        f" AND (coalesce(list_contains({_sql_list(names)}, {a}.license_name), false)"
+        f" OR coalesce(list_contains({_sql_list(links)}, {a}.license_link), false))))"
     )
 
 
-def _identify(con: duckdb.DuckDBPyConnection, apply_table: str, identify_text: Callable[..., Any]) -> int:
+def _ident_behavioral(identified: list[str]) -> set[str]:
+    registry = _registry()
+    if registry is None:
+        return set()
+    out = set()
+    for key in identified:
+        entry = registry.get(key) or registry.resolve(key)
+        if entry is not None and entry.behavioral_use:
+            out.add(key)
+    return out
+
+
+def _identify(con: duckdb.DuckDBPyConnection, apply_table: str, identify_text: Callable[..., Any]) -> dict[str, tuple]:
     """Run identification where only ``other``/nothing is declared and a text is present."""
     from .stage import STAGE_CARDS, STAGE_FILES
 
@@ -153,7 +167,7 @@ def _identify(con: duckdb.DuckDBPyConnection, apply_table: str, identify_text: C
             "UPDATE models SET identified_license = ?, identified_score = ?, identified_source = ? WHERE model_id = ?",
             updates,
         )
-    return len(updates)
+    return found
 
 
 def _safe_identify(identify_text: Callable[..., Any], text: str, declared: str | None = None) -> Any:
@@ -169,23 +183,29 @@ def _safe_identify(identify_text: Callable[..., Any], text: str, declared: str |
 
 
 def classify_models(con: duckdb.DuckDBPyConnection, apply_table: str | None = None, *, identify: bool = True) -> int:
-    """Identify and classify the models listed in ``apply_table`` (all models when None).
+    """Identify the models listed in ``apply_table``; mark behavioral use from what was identified.
 
+    ``behavioral_use`` from the declared license is set inline when models are written
+    (:func:`behavioral_sql`); this step adds identification (where only ``other`` or nothing
+    is declared and a card/LICENSE text came with the import) and sets
+    ``behavioral_use`` for models whose identified text is a behavioral-use license.
     Returns how many models got an identified license. Runs inside the caller's transaction.
     """
-    scope = "true" if apply_table is None else f"model_id IN (SELECT model_id FROM {apply_table})"
-    identified = 0
-    if identify and apply_table is not None:
-        fn = _identifier()
-        if fn is not None:
-            identified = _identify(con, apply_table, fn)
-    registry = _registry()
-    if registry is None:
-        return identified
-    behavioral_map(con, registry, scope)
-    _update_behavioral(con, scope)
-    con.execute("DROP TABLE IF EXISTS _rt_bu")
-    return identified
+    if not identify or apply_table is None:
+        return 0
+    fn = _identifier()
+    if fn is None:
+        return 0
+    found = _identify(con, apply_table, fn)
+    if not found:
+        return 0
+    bu = _ident_behavioral(sorted({lic for lic, *_ in found.values()}))
+    if bu:
+        con.execute(
+            f"UPDATE models SET behavioral_use = true WHERE list_contains({_sql_list(sorted(bu))}, identified_license)"
+            f" AND model_id IN (SELECT model_id FROM {apply_table})"
+        )
+    return len(found)
 
 
 def reclassify(con: duckdb.DuckDBPyConnection) -> int:
@@ -196,7 +216,13 @@ def reclassify(con: duckdb.DuckDBPyConnection) -> int:
     """
     con.execute("BEGIN TRANSACTION")
     try:
-        classify_models(con, None, identify=False)
+        expr = behavioral_sql(con, "models", "models")
+        con.execute(f"UPDATE models SET behavioral_use = {expr}")
+        ident = [r[0] for r in con.execute(
+            "SELECT DISTINCT identified_license FROM models WHERE identified_license IS NOT NULL").fetchall()]
+        bu = _ident_behavioral(ident)
+        if bu:
+            con.execute(f"UPDATE models SET behavioral_use = true WHERE list_contains({_sql_list(sorted(bu))}, identified_license)")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

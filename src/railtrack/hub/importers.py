@@ -411,8 +411,10 @@ def _stage_hub_stats(con: duckdb.DuckDBPyConnection, path: Path, rejections: Cou
         tags = "coalesce(try_cast(json(\"tags\") AS VARCHAR[]), [])"
     card_t = types.get("cardData", "")
     if "cardData" in colset and "VARCHAR" in card_t.upper():
-        cd = 'CASE WHEN json_valid("cardData") AND json_type("cardData") = \'OBJECT\' THEN "cardData"::JSON END'
-        cd_bad = '"cardData" IS NOT NULL AND trim("cardData") NOT IN (\'\', \'null\') AND NOT (json_valid("cardData") AND json_type("cardData") = \'OBJECT\')'
+        cd = ('CASE WHEN json_valid("cardData") THEN CASE WHEN json_type("cardData") = \'OBJECT\' '
+              'THEN "cardData"::JSON END END')
+        cd_bad = ('"cardData" IS NOT NULL AND trim("cardData") NOT IN (\'\', \'null\') AND '
+                  'NOT coalesce(CASE WHEN json_valid("cardData") THEN json_type("cardData") = \'OBJECT\' END, false)')
     elif "cardData" in colset:
         cd = 'to_json("cardData")'
         cd_bad = "false"
@@ -434,35 +436,38 @@ def _stage_hub_stats(con: duckdb.DuckDBPyConnection, path: Path, rejections: Cou
         return (f"CASE json_type({expr}) WHEN 'ARRAY' THEN list_transform(try_cast({expr} AS VARCHAR[]), lambda x: lower(trim(x)))"
                 f" WHEN 'VARCHAR' THEN [lower(trim({expr} ->> '$'))] ELSE [] END")
 
-    sql = f"""
-        INSERT INTO {st.STAGE}
+    select = f"""
         WITH src AS (
-            SELECT row_number() OVER () AS row_no, *, {cd} AS _cd, {bm} AS _bm, ({cd_bad}) AS _cd_bad
+            SELECT row_number() OVER () AS _row_no, *, {cd} AS _cd, {bm} AS _bm
             FROM read_parquet({_sql_str(path)})
         )
-        SELECT row_no,
-            nullif(trim(CAST("id" AS VARCHAR)), ''),
-            CAST({col("author")} AS VARCHAR),
-            {ts("createdAt")}, {ts("lastModified")},
-            try_cast({col("downloads")} AS BIGINT), try_cast({col("downloadsAllTime")} AS BIGINT),
-            try_cast({col("likes")} AS BIGINT),
-            CAST({col("pipeline_tag")} AS VARCHAR), CAST({col("library_name")} AS VARCHAR),
-            {gated},
-            {tags},
-            coalesce({str_or_list("(_cd -> '$.license')")}, []),
-            _cd ->> '$.license_name', _cd ->> '$.license_link',
+        SELECT _row_no AS row_no,
+            nullif(trim(CAST("id" AS VARCHAR)), '') AS model_id,
+            CAST({col("author")} AS VARCHAR) AS author,
+            {ts("createdAt")} AS created_at, {ts("lastModified")} AS last_modified,
+            try_cast({col("downloads")} AS BIGINT) AS downloads,
+            try_cast({col("downloadsAllTime")} AS BIGINT) AS downloads_all_time,
+            try_cast({col("likes")} AS BIGINT) AS likes,
+            CAST({col("pipeline_tag")} AS VARCHAR) AS pipeline_tag,
+            CAST({col("library_name")} AS VARCHAR) AS library_name,
+            {gated} AS gated,
+            {tags} AS tags,
+            coalesce({str_or_list("(_cd -> '$.license')")}, []) AS card_licenses,
+            _cd ->> '$.license_name' AS license_name, _cd ->> '$.license_link' AS license_link,
             coalesce(list_filter(CASE json_type(_cd -> '$.base_model')
                 WHEN 'ARRAY' THEN try_cast(_cd -> '$.base_model' AS VARCHAR[])
-                WHEN 'VARCHAR' THEN [_cd ->> '$.base_model'] ELSE [] END, lambda x: x IS NOT NULL AND trim(x) <> ''), []),
+                WHEN 'VARCHAR' THEN [_cd ->> '$.base_model'] ELSE [] END,
+                lambda x: x IS NOT NULL AND trim(x) <> ''), []) AS card_bases,
             CASE WHEN lower(_cd ->> '$.base_model_relation') IN ('adapter', 'finetune', 'quantized', 'merge')
-                 THEN lower(_cd ->> '$.base_model_relation') END,
-            coalesce(try_cast(json_extract_string(_bm, '$.models[*].id') AS VARCHAR[]), []),
-            lower(_bm ->> '$.relation'),
-            NULL::VARCHAR[],
-            NULL,
-            _cd IS NOT NULL
+                 THEN lower(_cd ->> '$.base_model_relation') END AS card_relation,
+            coalesce(try_cast(json_extract_string(_bm, '$.models[*].id') AS VARCHAR[]), []) AS api_bases,
+            lower(_bm ->> '$.relation') AS api_relation,
+            NULL::VARCHAR[] AS files,
+            NULL::VARCHAR AS card_hash,
+            _cd IS NOT NULL AS has_card_meta
         FROM src
     """
+    sql = st.insert_stage_sql(select)
     try:
         con.execute(sql)
         bad = con.execute(
@@ -518,6 +523,7 @@ def import_path(
     started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     t0 = time.perf_counter()
     location = str(p.resolve())
+    settings = _tune(con)
     con.execute("BEGIN TRANSACTION")
     try:
         st.create_stage(con)
@@ -546,6 +552,8 @@ def import_path(
         if isinstance(exc, duckdb.Error):
             raise InputError(f"{p}: import failed ({str(exc).splitlines()[0]})") from None
         raise
+    finally:
+        _restore(con, settings)
     return st.ImportResult(
         run_id=run_id, snapshot_id=res["snapshot_id"], source=kind, snapshot_date=date,
         rows_read=read, rows_imported=res["rows_imported"], rows_rejected=rows_rejected,
@@ -553,6 +561,29 @@ def import_path(
         edges=res["edges"], conflicts=res["conflicts"], identified=identified,
         seconds=round(time.perf_counter() - t0, 3), paths=[location],
     )
+
+
+#: DuckDB settings for an import: bounded memory (spilling to disk beyond it), no ordering guarantee.
+IMPORT_SETTINGS = {"memory_limit": os.environ.get("RAILTRACK_IMPORT_MEMORY", "2GB"), "preserve_insertion_order": "false"}
+
+
+def _tune(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    old = {}
+    for name, value in IMPORT_SETTINGS.items():
+        try:
+            old[name] = con.execute(f"SELECT current_setting('{name}')").fetchone()[0]
+            con.execute(f"SET {name} = '{value}'")
+        except duckdb.Error:
+            pass
+    return old
+
+
+def _restore(con: duckdb.DuckDBPyConnection, old: dict[str, str]) -> None:
+    for name, value in old.items():
+        try:
+            con.execute(f"SET {name} = '{value}'")
+        except duckdb.Error:
+            pass
 
 
 def _record_failure(con: duckdb.DuckDBPyConnection, kind: str, started: dt.datetime, location: str, exc: Exception) -> None:

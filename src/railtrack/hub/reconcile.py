@@ -42,29 +42,25 @@ import duckdb
 RELATIONS_SQL = "('adapter', 'finetune', 'quantized', 'merge')"
 
 
-def build_reconciled(con: duckdb.DuckDBPyConnection, table: str, tree_table: str) -> None:
-    """Add reconciled columns to ``table`` (in place) and build the ``_rt_edges`` temp table."""
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {table} AS
-        SELECT *,
-            CASE WHEN len(card_licenses) > 0 THEN card_licenses ELSE tag_licenses END AS licenses
-        FROM (
-            SELECT * REPLACE (
-                    list_sort(list_distinct(list_filter(coalesce(card_licenses, []), lambda x: x IS NOT NULL AND x <> ''))) AS card_licenses,
-                    coalesce(tags, []) AS tags),
-                tags IS NOT NULL AS tags_known,
-                list_sort(list_distinct(list_filter(list_transform(
-                    list_filter(coalesce(tags, []), lambda t: lower(t) LIKE 'license:%'),
-                    lambda t: lower(trim(substr(t, 9)))), lambda x: x <> ''))) AS tag_licenses
-            FROM {table}
-        )"""
-    )
-    # Raw edges from each source, then one row per (model, parent).
+#: SQL computing ``tags_known, tag_licenses, licenses`` from a staging row's input columns
+#: (``tags``, ``card_licenses``): the license part of the rule above.
+_TAG_LICENSES = ("list_sort(list_distinct(list_filter(list_transform("
+                 "list_filter(coalesce(tags, []), lambda t: lower(t) LIKE 'license:%'), "
+                 "lambda t: lower(trim(substr(t, 9)))), lambda x: x <> '')))")
+CARD_LICENSES_SQL = "list_sort(list_distinct(list_filter(coalesce(card_licenses, []), lambda x: x IS NOT NULL AND x <> '')))"
+DERIVED_SQL = (f"tags IS NOT NULL AS tags_known, {_TAG_LICENSES} AS tag_licenses, "
+               f"CASE WHEN len({CARD_LICENSES_SQL}) > 0 THEN {CARD_LICENSES_SQL} ELSE {_TAG_LICENSES} END AS licenses")
+
+
+def build_edges(con: duckdb.DuckDBPyConnection, table: str, tree_table: str) -> None:
+    """Build the ``_rt_edges`` temp table (one row per model and parent) from all sources."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _rt_edges_raw AS
         WITH tag_edges AS (
             SELECT model_id, substr(t, 12) AS rest FROM (
-                SELECT model_id, unnest(tags) AS t FROM {table}) WHERE t LIKE 'base_model:%'
+                SELECT model_id, unnest(tags) AS t FROM {table}
+                WHERE list_bool_or(list_transform(tags, lambda x: x LIKE 'base_model:%'))
+            ) WHERE t LIKE 'base_model:%'
         ), tag_parsed AS (
             SELECT model_id,
                 CASE WHEN split_part(rest, ':', 1) IN {RELATIONS_SQL} AND strpos(rest, ':') > 0
@@ -108,40 +104,55 @@ def build_reconciled(con: duckdb.DuckDBPyConnection, table: str, tree_table: str
             a.rel_card, a.rel_tags
         FROM agg a JOIN parents p USING (model_id)"""
     )
+    con.execute("DROP TABLE _rt_edges_raw")
 
 
 def write_edges(con: duckdb.DuckDBPyConnection) -> int:
-    """Replace the edges of the applied models (``_rt_apply``) and upsert tree edges."""
-    # Metadata edges of re-observed models are replaced; tree edges stay until a tree says otherwise.
+    """Replace the edges of the applied models (``_rt_apply``) and merge in tree edges.
+
+    Metadata edges (card/tags/api) of re-observed models are replaced. A tree edge never
+    overrides what a model's own metadata says about an existing edge; it only fills an
+    ``unknown`` relation.
+    """
     con.execute(
         "DELETE FROM base_models WHERE source <> 'tree' AND model_id IN (SELECT model_id FROM _rt_apply)"
     )
     con.execute(
-        """INSERT INTO base_models (model_id, base_id, relation, source)
-           SELECT e.model_id, e.base_id, e.relation, e.source FROM _rt_edges e
-           WHERE e.source = 'tree' OR e.model_id IN (SELECT model_id FROM _rt_apply)
-           ON CONFLICT (model_id, base_id) DO UPDATE SET
-             relation = CASE WHEN excluded.source = 'tree' AND base_models.source <> 'tree'
-                             AND base_models.relation <> 'unknown'
-                             THEN base_models.relation ELSE excluded.relation END,
-             source = CASE WHEN excluded.source = 'tree' AND base_models.source <> 'tree'
-                           THEN base_models.source ELSE excluded.source END"""
+        """CREATE OR REPLACE TEMP TABLE _rt_edges_new AS
+        SELECT e.model_id, e.base_id,
+            CASE WHEN e.source = 'tree' AND b.source IS NOT NULL AND b.source <> 'tree' AND b.relation <> 'unknown'
+                 THEN b.relation ELSE e.relation END AS relation,
+            CASE WHEN e.source = 'tree' AND b.source IS NOT NULL AND b.source <> 'tree'
+                 THEN b.source ELSE e.source END AS source,
+            b.model_id IS NOT NULL AS existed
+        FROM _rt_edges e LEFT JOIN base_models b USING (model_id, base_id)
+        WHERE e.source = 'tree' OR e.model_id IN (SELECT model_id FROM _rt_apply)"""
     )
+    con.execute(
+        """DELETE FROM base_models WHERE (model_id, base_id) IN (
+               SELECT (model_id, base_id) FROM _rt_edges_new WHERE existed)"""
+    )
+    con.execute(
+        """INSERT INTO base_models (model_id, base_id, relation, source)
+           SELECT model_id, base_id, relation, source FROM _rt_edges_new"""
+    )
+    con.execute("DROP TABLE _rt_edges_new")
     return int(con.execute("SELECT count(*) FROM _rt_edges").fetchone()[0])
 
 
-def write_conflicts(con: duckdb.DuckDBPyConnection) -> int:
+def write_conflicts(con: duckdb.DuckDBPyConnection, table: str) -> int:
     """Rewrite ``metadata_conflicts`` for the applied models; return how many were found."""
     con.execute("DELETE FROM metadata_conflicts WHERE model_id IN (SELECT model_id FROM _rt_apply)")
     con.execute(
-        """INSERT INTO metadata_conflicts (model_id, field, tags, card, resolved)
-        SELECT model_id, 'license', to_json(tag_licenses)::VARCHAR, to_json(card_licenses)::VARCHAR,
-               to_json(licenses)::VARCHAR
-        FROM _rt_rec SEMI JOIN _rt_apply USING (model_id)
-        WHERE has_card_meta AND tags_known AND tag_licenses <> card_licenses"""
+        f"""INSERT INTO metadata_conflicts (model_id, field, tags, card, resolved)
+        SELECT model_id, 'license', to_json(tag_licenses)::VARCHAR,
+               to_json(card_licenses)::VARCHAR, to_json(licenses)::VARCHAR
+        FROM {table} SEMI JOIN _rt_apply USING (model_id)
+        WHERE has_card_meta AND tags_known
+          AND tag_licenses <> card_licenses"""
     )
     con.execute(
-        """INSERT INTO metadata_conflicts (model_id, field, tags, card, resolved)
+        f"""INSERT INTO metadata_conflicts (model_id, field, tags, card, resolved)
         WITH t AS (
             SELECT model_id,
                 list_sort(list(base_id) FILTER (WHERE source IN ('tags', 'both'))) AS from_tags,
@@ -149,11 +160,11 @@ def write_conflicts(con: duckdb.DuckDBPyConnection) -> int:
                 list_sort(list(base_id)) AS resolved
             FROM _rt_edges WHERE source <> 'tree' GROUP BY model_id
         )
-        SELECT model_id, 'base_model', to_json(coalesce(from_tags, []))::VARCHAR,
+        SELECT t.model_id, 'base_model', to_json(coalesce(from_tags, []))::VARCHAR,
                to_json(coalesce(from_card, []))::VARCHAR, to_json(resolved)::VARCHAR
-        FROM t SEMI JOIN _rt_apply USING (model_id)
-        WHERE model_id IN (SELECT model_id FROM _rt_rec WHERE has_card_meta AND tags_known)
-          AND coalesce(from_tags, []) <> coalesce(from_card, [])"""
+        FROM t JOIN {table} s ON s.model_id = t.model_id AND s.has_card_meta AND s.tags_known
+        SEMI JOIN _rt_apply a ON a.model_id = t.model_id
+        WHERE coalesce(from_tags, []) <> coalesce(from_card, [])"""
     )
     con.execute(
         """INSERT INTO metadata_conflicts (model_id, field, tags, card, resolved)
