@@ -13,7 +13,8 @@ RAIL_DOMAINS = {"discrimination", "military", "legal", "disinformation", "privac
                 "research", "malware"}
 KNOWN_SOURCES = {"llama2", "llama3", "llama3.1", "llama3.2", "llama3.3", "llama4", "gemma",
                  "creativeml-openrail-m", "openrail++", "bigscience-openrail-m", "bigscience-bloom-rail-1.0",
-                 "bigcode-openrail-m", "deepseek", "stability-ai-community", "responsible-ai-source-1.0"}
+                 "bigcode-openrail-m", "deepseek", "stability-ai-community", "responsible-ai-source-1.0",
+                 "responsible-ai-source-1.1"}
 
 
 def test_catalogue_size_and_domains() -> None:
@@ -132,3 +133,11 @@ def test_plugin_catalogue_is_merged(tmp_path, monkeypatch) -> None:
         pm.unregister(p)
         load_catalog(refresh=True)
     assert "energy.grid-dispatch" not in load_catalog()
+
+
+def test_sources_are_registry_ids() -> None:
+    """Every source is a license id of the known-license registry (the identification engineer's)."""
+    registry = pytest.importorskip("railtrack.catalog.registry", reason="license registry not built yet")
+    ids = {e.id for e in registry.load_registry().entries()}
+    missing = sorted({s for c in load_catalog() for s in c.sources} - ids)
+    assert not missing, missing

@@ -146,7 +146,7 @@ class LicenseSpec(BaseModel):
         frozen=True,
         str_strip_whitespace=True,
         title="railtrack license manifest",
-        json_schema_extra={"$id": "https://railtrack.dev/schema/manifest.schema.json"},
+        json_schema_extra={"$id": "urn:railtrack:schema:license-manifest"},
     )
 
     name: Annotated[str, Field(description="Name of the licensed artifact (e.g. the model name); used in the title.",
