@@ -155,17 +155,17 @@ async def run_load(base: str, args) -> tuple[dict, list[str], float]:
     return results, errors, elapsed
 
 
-def start_server(db: Path, port: int) -> subprocess.Popen:
+def start_server(db: Path, port: int, log: Path) -> subprocess.Popen:
     env = dict(os.environ, RAILTRACK_DB=str(db))
     proc = subprocess.Popen(
         [sys.executable, "-m", "railtrack", "serve", "--db", str(db), "--port", str(port), "--rate-limit", "0",
          "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"), text=True,
     )
     deadline = time.time() + 60
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
+            raise SystemExit(f"server exited: {log.read_text()[-3000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/api/catalog", timeout=1.0).status_code == 200:
                 return proc
@@ -187,13 +187,16 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     proc = None
+    log = None
+    server_log = ""
     tmp = tempfile.TemporaryDirectory(prefix="rt-bench-web-")
     try:
         if args.url:
             base = args.url.rstrip("/")
         else:
             port = free_port()
-            proc = start_server(Path(tmp.name) / "bench.duckdb", port)
+            log = Path(tmp.name) / "server.log"
+            proc = start_server(Path(tmp.name) / "bench.duckdb", port, log)
             base = f"http://127.0.0.1:{port}"
         ps = psutil.Process(proc.pid) if proc else None
         cpu0 = sum(ps.cpu_times()[:2]) if ps else 0.0
@@ -221,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if log is not None and log.exists():
+            server_log = log.read_text(errors="replace")
         tmp.cleanup()
 
     everything = [v for vals in results.values() for v in vals]
@@ -254,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"machine: {report['cpus']} CPUs")
         for e in report["error_examples"]:
             print(f"error: {e}")
+        if errors and server_log:
+            print("server log (tail):\n" + server_log[-3000:])
         print(f"target {report['target']}: {'met' if report['met'] else 'NOT met'}")
     return 0 if report["met"] else 1
 

@@ -54,7 +54,8 @@ def _serve(db: Optional[Path], host: str, port: int, rate_limit: Optional[int], 
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
     _common.stdout.print(f"railtrack web app on {url}  (store: {state.db_path or ':memory:'}; Ctrl+C to stop)", markup=False)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False,
+                timeout_keep_alive=30, backlog=2048)
 
 
 HostOption = typer.Option("127.0.0.1", "--host", help="Address to listen on (default loopback only).")

@@ -68,6 +68,10 @@ class WebState:
     watermark_key: Path | None = None
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     renders: RenderCache = field(default_factory=RenderCache)
+    #: recorded license specs by id (content-addressed, immutable), so downloads skip the store
+    specs: "OrderedDict[str, Any]" = field(default_factory=OrderedDict)
+    #: the PDF renderer shares font state between documents: one PDF at a time per process
+    pdf_lock: threading.Lock = field(default_factory=threading.Lock)
     extras: dict[str, Any] = field(default_factory=dict)
     _open_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -88,6 +92,13 @@ class WebState:
                 con, self._con = self._con, None
             if con is not None:
                 con.close()
+
+    def remember(self, lid: str, spec: Any, limit: int = 20_000) -> None:
+        """Keep a recorded spec in memory (bounded, least recently used dropped first)."""
+        self.specs[lid] = spec
+        self.specs.move_to_end(lid)
+        while len(self.specs) > limit:
+            self.specs.popitem(last=False)
 
     @contextlib.contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:

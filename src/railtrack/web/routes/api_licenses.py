@@ -14,6 +14,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from starlette.concurrency import run_in_threadpool
+
 from ...errors import NotFoundError
 from ...licenses import manifest as M
 from ..state import WebState, get_state
@@ -119,7 +121,11 @@ def rendered(state: WebState, spec: M.LicenseSpec, fmt: str, lid: str | None = N
     key = (lid or M.license_id(spec), fmt)
     data = state.renders.get(key)
     if data is None:
-        data = render(spec, fmt)
+        if fmt == "pdf":
+            with state.pdf_lock:
+                data = render(spec, fmt)
+        else:
+            data = render(spec, fmt)
         state.renders.put(key, data)
     return data
 
@@ -128,10 +134,15 @@ def load_license(state: WebState, lid: str) -> M.LicenseSpec:
     """The recorded license ``lid``; raises :class:`NotFoundError` when it is not in the store."""
     from ...licenses import store as license_store
 
+    spec = state.specs.get(lid)
+    if spec is not None:
+        return spec
     with state.cursor() as cur:
         spec = license_store.get(cur, lid)
     if spec is None:
         raise NotFoundError(f"no license {lid} in this store")
+    if M.license_id(spec) == lid:  # only exact ids are cached (the store also accepts prefixes)
+        state.remember(lid, spec)
     return spec
 
 
@@ -140,10 +151,14 @@ def record_license(state: WebState, spec: M.LicenseSpec) -> tuple[str, bool]:
     from ...licenses import store as license_store
 
     lid = M.license_id(spec)
-    with state.write_lock, state.cursor() as cur:
+    if lid in state.specs:
+        return lid, False
+    with state.cursor() as cur:
         existed = cur.execute("SELECT 1 FROM generated_licenses WHERE license_id = ?", [lid]).fetchone() is not None
         if not existed:
-            license_store.record(cur, spec)
+            with state.write_lock:  # concurrent upserts of one id would conflict
+                license_store.record(cur, spec)
+    state.remember(lid, spec)
     return lid, not existed
 
 
@@ -228,6 +243,11 @@ def list_licenses(
     }
 
 
+def _load_rendered(state: WebState, lid: str, fmt: str) -> tuple[M.LicenseSpec, bytes]:
+    spec = load_license(state, lid)
+    return spec, rendered(state, spec, fmt, lid)
+
+
 @router.get(
     "/licenses/{license_id}",
     summary="Download a license",
@@ -240,7 +260,7 @@ def list_licenses(
     },
     response_class=Response,
 )
-def get_license(
+async def get_license(
     request: Request,
     license_id: str = LICENSE_ID,
     format: Format = Query("json", description="md, txt, html, tex, pdf, json (manifest), card, notice or badge"),
@@ -248,8 +268,10 @@ def get_license(
 ) -> Response:
     """The recorded license in one format; the same id always gives the same bytes."""
     state = get_state(request)
-    spec = load_license(state, license_id)
-    data = rendered(state, spec, format, license_id)
+    spec = state.specs.get(license_id)
+    data = state.renders.get((license_id, format)) if spec is not None else None
+    if spec is None or data is None:  # store read and rendering off the event loop
+        spec, data = await run_in_threadpool(_load_rendered, state, license_id, format)
     media, _ = MEDIA[format]
     etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
