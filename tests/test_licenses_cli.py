@@ -246,3 +246,28 @@ def test_round_trip_byte_identical_in_new_processes(cli, tmp_path) -> None:
     spec = load_manifest(manifest)
     assert render(spec, "md") == first["md"]
     assert json.loads(first["json"])["license_id"] == license_id(spec)
+
+
+def test_release_kit(cli, tmp_path) -> None:
+    from huggingface_hub import ModelCard
+
+    from railtrack.licenses import KIT_FILES
+
+    kit = tmp_path / "kit"
+    r = cli(*BASE, "--restrict", "privacy.tracking-surveillance", "--format", "all", "-o", kit)
+    assert r.code == 0, r
+    assert sorted(p.name for p in kit.iterdir()) == sorted(KIT_FILES)
+    spec = load_manifest(kit / "license.json")
+    for name, fmt in KIT_FILES.items():
+        assert (kit / name).read_bytes() == render(spec, fmt), name
+    card = ModelCard((kit / "model-card-license.md").read_text())
+    assert card.data.license_link == "LICENSE" and (kit / "LICENSE").read_text().startswith("Acme OpenRAIL-M\n")
+    again = tmp_path / "again"
+    assert cli("license", "render", str(kit / "license.json"), "--format", "all", "-o", again).code == 0
+    assert all((again / n).read_bytes() == (kit / n).read_bytes() for n in KIT_FILES)
+    _one_error_line(cli(*BASE, "--format", "all"))
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    _one_error_line(cli(*BASE, "--format", "all", "-o", blocker))
+    _one_error_line(cli(*BASE, "--format", "all", "-o", tmp_path / "no" / "such" / "dir"))
+    assert not (tmp_path / "no").exists()

@@ -23,16 +23,40 @@ license_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-_FORMAT_HELP = "Output format: md, txt, html, tex, pdf, json, card, notice or badge."
+_FORMAT_HELP = ("Output format: md, txt, html, tex, pdf, json, card, notice, badge, or all (a release kit: "
+                "LICENSE, LICENSE.md/.html/.pdf/.tex, NOTICE, license.json, model card block, badge, into -o DIR).")
 
 
-def _check_format(fmt: str) -> str:
+def _check_format(fmt: str, *, allow_all: bool = False) -> str:
     from ..licenses import FORMATS
 
     fmt = fmt.strip().lower()
+    if fmt == "all" and allow_all:
+        return fmt
     if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        extra = ", or all (a release kit in a folder)" if allow_all else ""
+        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}{extra}")
     return fmt
+
+
+def _write_kit(spec, folder: Optional[Path]) -> None:  # type: ignore[no-untyped-def]
+    """``--format all``: every release file into ``folder`` (created if missing), each written atomically."""
+    from .._io import atomic_write
+    from ..licenses import release_kit
+
+    if folder is None or str(folder) == "-":
+        raise UsageError("--format all writes a folder of files: give it with -o DIR")
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"cannot write the release kit into {folder}: it is not a folder")
+    files = release_kit(spec)  # render everything before touching the disk
+    try:
+        folder.mkdir(parents=False, exist_ok=True)
+    except FileNotFoundError:
+        raise InputError(f"cannot create {folder}: folder {folder.parent} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    for name, data in files.items():
+        atomic_write(folder / name, data, mode=_file_mode())
 
 
 def _emit(data: bytes, fmt: str, output: Optional[Path]) -> None:
@@ -237,13 +261,15 @@ def register(app: typer.Typer) -> None:
         db: Optional[Path] = _common.DbOption,
     ) -> None:
         """Write a new license, record it in the store, and print or save it."""
-        from ..licenses import LicenseSpec, license_id, render, title
+        from ..licenses import LicenseSpec, license_id, render, title  # noqa: F401
         from ..licenses.manifest import parse_custom, validation_message
         from pydantic import ValidationError
 
-        fmt = _check_format(fmt)
+        fmt = _check_format(fmt, allow_all=True)
         if fmt == "pdf" and output is None:
             raise UsageError("the pdf format is binary: give an output file with -o PATH")
+        if fmt == "all" and output is None:
+            raise UsageError("--format all writes a folder of files: give it with -o DIR")
         if interactive:
             fields = _interactive({"name": name, "licensor": licensor, "flavor": flavor, "artifacts": artifact,
                                    "restrict": restrict, "url": url, "jurisdiction": jurisdiction,
@@ -269,8 +295,10 @@ def register(app: typer.Typer) -> None:
             spec = LicenseSpec(**fields)
         except ValidationError as exc:
             raise InputError(validation_message(exc)) from None
-        data = render(spec, fmt)
-        _emit(data, fmt, output)
+        if fmt == "all":
+            _write_kit(spec, output)
+        else:
+            _emit(render(spec, fmt), fmt, output)
         lid = _record(spec, db)
         where = f" -> {output}" if output is not None else ""
         _common.stderr.print(f"{lid} {title(spec)}{where}", markup=False)
@@ -287,11 +315,14 @@ def register(app: typer.Typer) -> None:
         """Render a manifest again: the same bytes as when the license was first made."""
         from ..licenses import render
 
-        fmt = _check_format(fmt)
+        fmt = _check_format(fmt, allow_all=True)
         if fmt == "pdf" and output is None:
             raise UsageError("the pdf format is binary: give an output file with -o PATH")
         spec = _load_spec(manifest, db)
-        _emit(render(spec, fmt), fmt, output)
+        if fmt == "all":
+            _write_kit(spec, output)
+        else:
+            _emit(render(spec, fmt), fmt, output)
 
     @license_app.command("diff")
     def diff_cmd(

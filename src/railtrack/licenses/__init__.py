@@ -27,13 +27,14 @@ from .manifest import (
     spdx_id,
     title,
 )
-from .render import EXTENSIONS, FORMATS, TEXT_FORMATS, render
+from .render import EXTENSIONS, FORMATS, KIT_FILES, TEXT_FORMATS, release_kit, render
 
 __all__ = [
     "ARTIFACTS",
     "EXTENSIONS",
     "FLAVORS",
     "FORMATS",
+    "KIT_FILES",
     "TEMPLATE_VERSION",
     "TEXT_FORMATS",
     "CustomRestriction",
@@ -46,6 +47,7 @@ __all__ = [
     "load_manifest",
     "parse_manifest",
     "rail_name",
+    "release_kit",
     "render",
     "spdx_id",
     "title",

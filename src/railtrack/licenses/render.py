@@ -422,5 +422,24 @@ def render(spec: LicenseSpec, fmt: str) -> bytes:
     return out.encode("utf-8") if isinstance(out, str) else out
 
 
-# keep the helper importable for the identification engineer's tests
-__all__ += ["restriction_items", "Block"]
+#: The release kit: file name -> format. ``LICENSE`` is what the model card's
+#: ``license_link: LICENSE`` points at.
+KIT_FILES: dict[str, str] = {
+    "LICENSE": "txt",
+    "LICENSE.md": "md",
+    "LICENSE.html": "html",
+    "LICENSE.pdf": "pdf",
+    "LICENSE.tex": "tex",
+    "NOTICE": "notice",
+    "license.json": "json",
+    "model-card-license.md": "card",
+    "license-badge.svg": "badge",
+}
+
+
+def release_kit(spec: LicenseSpec) -> dict[str, bytes]:
+    """Every file a release needs, rendered in memory: ``{file name: bytes}`` (see :data:`KIT_FILES`)."""
+    return {name: render(spec, fmt) for name, fmt in KIT_FILES.items()}
+
+
+__all__ += ["restriction_items", "Block", "KIT_FILES", "release_kit"]
