@@ -252,12 +252,15 @@ def _decode(data: bytes) -> tuple[str, Optional[str]]:
         return data.decode("utf-8", errors="replace"), STATUS_NOT_UTF8
 
 
+_CONTROL_BYTES = bytes(b for b in range(32) if b < 9 or 13 < b)
+
+
 def _looks_binary(head: bytes) -> bool:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return False
     if b"\x00" in head:
         return True
-    ctrl = sum(1 for b in head if b < 9 or 13 < b < 32)
+    ctrl = len(head) - len(head.translate(None, _CONTROL_BYTES))
     return len(head) > 0 and ctrl / len(head) > 0.1
 
 

@@ -27,8 +27,8 @@ from typing import Any, Optional
 import numpy as np
 
 from ..catalog.registry import LicenseEntry
-from .index import SHINGLE, LicenseIndex, load_index, shingles
-from .normalize import token_offsets, tokens
+from .index import SHINGLE, LicenseIndex, load_index
+from .normalize import offsets_from_parts, split_tokens
 
 MIN_MATCHED = 15          # shingles of a reference that must occur
 MIN_COVERAGE = 0.25       # share of a reference's shingles that must occur for a verdict
@@ -191,9 +191,10 @@ class _Round:
             ca, cb = self.coverage(a), self.coverage(b)
             top = max(ca, cb) or 1.0
             return (a if ca >= cb else b), abs(ca - cb) / top, False
-        if fa >= fb:
-            return a, fa - fb, False
-        return b, fb - fa, False
+        # the side with more of its own passages present wins; a truncated copy keeps the
+        # passages it has, so counts (not shares of each side's total) decide
+        margin = abs(ha - hb) / (ha + hb + SHINGLE)
+        return (a, margin, False) if ha >= hb else (b, margin, False)
 
 
 def _line_of(text: str, offset: int, cache: list[int]) -> int:
@@ -214,7 +215,7 @@ def _line_of(text: str, offset: int, cache: list[int]) -> int:
 def _clusters(positions: list[int]) -> list[tuple[int, int, int]]:
     """Group sorted positions into (first, last, count) clusters split at gaps."""
     out: list[tuple[int, int, int]] = []
-    ps = sorted(set(positions))
+    ps = positions  # sorted and distinct
     first = prev = ps[0]
     count = 1
     for p in ps[1:]:
@@ -243,21 +244,17 @@ def _trim(ps: list[int], cluster: tuple[int, int, int]) -> tuple[int, int, int]:
 def match_text(text: str, index: LicenseIndex | None = None) -> Match:
     """Match ``text`` against the reference index; see the module docstring."""
     index = index or load_index()
-    toks = tokens(text)
-    sh = shingles(toks)
-    if len(sh) < MIN_MATCHED:
+    toks, parts = split_tokens(text)
+    if len(toks) < MIN_MATCHED + SHINGLE - 1:
         return Match()
-    get = index.sid.get
-    ids_list = [get(s, -1) for s in sh]
-    hits = len(ids_list) - ids_list.count(-1)
-    if hits < MIN_MATCHED:
-        return Match()
-    ids = np.array(ids_list, dtype=np.int64)
+    ids = index.lookup(toks)
     hit_pos = np.nonzero(ids >= 0)[0]
+    if len(hit_pos) < MIN_MATCHED:
+        return Match()
 
     result = Match()
     claimed: list[tuple[int, int]] = []
-    offsets: list[tuple[int, int]] | None = None
+    offsets = None
     line_cache: list[int] = []
     candidates: dict[int, tuple[float, int]] = {}
     first = True
@@ -285,8 +282,9 @@ def match_text(text: str, index: LicenseIndex | None = None) -> Match:
         cov = rnd.coverage(winner)
         # span(s): clusters of the winner's matched positions
         if offsets is None:
-            offsets = token_offsets(text)
-        positions = rnd.positions(winner).tolist()
+            offsets = offsets_from_parts(parts)
+        pos_arr = rnd.positions(winner)
+        positions = pos_arr.tolist()
         clusters = [c for c in _clusters(positions) if c[2] >= max(3, 0.1 * len(positions))]
         if not clusters:
             break
@@ -314,7 +312,7 @@ def match_text(text: str, index: LicenseIndex | None = None) -> Match:
                 fams = {index.refs[r].entry.family for r in near}
                 result.family = fams.pop() if len(fams) == 1 else None
         result.spans.append(span)
-        span_refs.append((winner, sorted(p for p in set(positions) if lo <= p <= hi)))
+        span_refs.append((winner, pos_arr[(pos_arr >= lo) & (pos_arr <= hi)].tolist()))
         first = False
         claimed.append((lo, hi))
         if not decided:

@@ -55,12 +55,47 @@ def tokens(text: str) -> list[str]:
 _SPLIT = re.compile(r"([^\W_]+)")
 
 
-def token_offsets(text: str) -> list[tuple[int, int]]:
+class TokenOffsets:
+    """Lazy ``(start, end)`` offsets of tokens: ``offs[i]``, ``len(offs)`` (see :func:`token_offsets`)."""
+
+    __slots__ = ("_cum",)
+
+    def __init__(self, cum: list[int]) -> None:
+        self._cum = cum
+
+    def __len__(self) -> int:
+        return len(self._cum) // 2
+
+    def __getitem__(self, i: int) -> tuple[int, int]:
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(i)
+        return self._cum[2 * i], self._cum[2 * i + 1]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+
+def split_tokens(text: str) -> tuple[list[str], list[str]]:
+    """(tokens, parts): the tokens of ``text`` and the ``[sep, token, ..., sep]`` split they came from.
+
+    ``offsets_from_parts(parts)`` then gives the offsets without scanning the text again.
+    """
+    parts = _SPLIT.split(_lower_same_length(mask_markup(text)))
+    return parts[1::2], parts
+
+
+def offsets_from_parts(parts: list[str]) -> TokenOffsets:
+    return TokenOffsets(list(accumulate(map(len, parts))))
+
+
+def token_offsets(text: str) -> TokenOffsets:
     """``(start, end)`` character offsets in ``text`` of the tokens :func:`tokens` returns."""
     # one split into [sep, token, sep, token, ..., sep]; cumulative lengths give the offsets
     parts = _SPLIT.split(_lower_same_length(mask_markup(text)))
-    cum = list(accumulate(map(len, parts)))
-    return list(zip(cum[0:-1:2], cum[1::2]))
+    return TokenOffsets(list(accumulate(map(len, parts))))
 
 
 def nfkc(text: str) -> str:
