@@ -29,6 +29,7 @@ _NOUNS: list[str] = [
     "identify",
     "serve",
     "hub",
+    "report",
     "tree",
     "audit",
     "watch",
