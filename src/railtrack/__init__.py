@@ -17,6 +17,8 @@ __version__ = "0.1.0"
 
 # name -> module that defines it. Each capability adds its public names here.
 _EXPORTS: dict[str, str] = {
+    "compare_weights": "railtrack.provenance",
+    "scan_weights": "railtrack.provenance",
     "LicenseSpec": "railtrack.licenses",
     "render": "railtrack.licenses",
     "license_id": "railtrack.licenses",

@@ -25,6 +25,7 @@ app = typer.Typer(
 
 # One sub-app (or command module) per noun. Each module exposes `register(app)`.
 _NOUNS: list[str] = [
+    "provenance",
     "license",
     "identify",
     "serve",
