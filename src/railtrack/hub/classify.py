@@ -22,7 +22,6 @@ import duckdb
 
 from .cards import parse_card
 
-IDENTIFY_MIN_SCORE = 0.5
 
 
 def _registry() -> Any | None:
@@ -44,26 +43,21 @@ def _identifier() -> Callable[..., Any] | None:
     return identify_text
 
 
-def _ident_result(ident: Any) -> tuple[str | None, float | None]:
-    """(license id, score) from an ``Identification`` (tolerant of its exact field names)."""
+def _ident_result(ident: Any) -> tuple[str | None, float | None, bool]:
+    """(license id or None, score, behavioral_use) from a ``railtrack.identify.Identification``.
+
+    ``license == "unknown"`` with extracted use restrictions still counts as behavioral use
+    (a custom license with restrictions); its id is then stored as ``unknown``.
+    """
     if ident is None:
-        return None, None
-    lic = None
-    for name in ("license_id", "id", "license", "best"):
-        value = getattr(ident, name, None)
-        if isinstance(value, str) and value:
-            lic = value
-            break
-        if value is not None and hasattr(value, "id"):
-            lic = getattr(value, "id")
-            break
-    score = None
-    for name in ("score", "confidence", "similarity"):
-        value = getattr(ident, name, None)
-        if isinstance(value, (int, float)):
-            score = float(value)
-            break
-    return lic, score
+        return None, None, False
+    lic = getattr(ident, "license", None)
+    score = getattr(ident, "score", None)
+    score = float(score) if isinstance(score, (int, float)) else None
+    bu = bool(getattr(ident, "behavioral_use", False))
+    if not isinstance(lic, str) or not lic or (lic == "unknown" and not bu):
+        return None, score, False
+    return lic, score, bu
 
 
 def _sql_list(values: list[str]) -> str:
@@ -136,24 +130,24 @@ def _identify(con: duckdb.DuckDBPyConnection, apply_table: str, identify_text: C
         f"""SELECT f.model_id, f.path, f.text FROM {STAGE_FILES} f JOIN {apply_table} a USING (model_id)
             WHERE f.text IS NOT NULL"""
     ).fetchall()
-    found: dict[str, tuple[str | None, float | None, str]] = {}
+    found: dict[str, tuple[str, float | None, str, bool]] = {}
     file_rows = []
     for model_id, path, text in files:
-        lic, score = _ident_result(_safe_identify(identify_text, text))
+        lic, score, bu = _ident_result(_safe_identify(identify_text, text))
         file_rows.append((model_id, path, hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), lic, score))
-        if lic and (score is None or score >= IDENTIFY_MIN_SCORE):
+        if lic:
             best = found.get(model_id)
             if best is None or (score or 0) > (best[1] or 0):
-                found[model_id] = (lic, score, path)
+                found[model_id] = (lic, score, path, bu)
     for model_id, licenses, card in rows:
         if model_id in found:
             continue
         body = parse_card(card).body
         if not body.strip():
             continue
-        lic, score = _ident_result(_safe_identify(identify_text, body, licenses[0] if licenses else None))
-        if lic and (score is None or score >= IDENTIFY_MIN_SCORE):
-            found[model_id] = (lic, score, "card")
+        lic, score, bu = _ident_result(_safe_identify(identify_text, body, licenses[0] if licenses else None))
+        if lic:
+            found[model_id] = (lic, score, "card", bu)
     if file_rows:
         con.executemany(
             """INSERT INTO license_files (model_id, path, text_hash, identified, score) VALUES (?, ?, ?, ?, ?)
@@ -161,7 +155,7 @@ def _identify(con: duckdb.DuckDBPyConnection, apply_table: str, identify_text: C
                  identified = excluded.identified, score = excluded.score""",
             file_rows,
         )
-    updates = [(lic, score, src, mid) for mid, (lic, score, src) in found.items()]
+    updates = [(lic, score, src, mid) for mid, (lic, score, src, _bu) in found.items()]
     if updates:
         con.executemany(
             "UPDATE models SET identified_license = ?, identified_score = ?, identified_source = ? WHERE model_id = ?",
@@ -199,12 +193,9 @@ def classify_models(con: duckdb.DuckDBPyConnection, apply_table: str | None = No
     found = _identify(con, apply_table, fn)
     if not found:
         return 0
-    bu = _ident_behavioral(sorted({lic for lic, *_ in found.values()}))
-    if bu:
-        con.execute(
-            f"UPDATE models SET behavioral_use = true WHERE list_contains({_sql_list(sorted(bu))}, identified_license)"
-            f" AND model_id IN (SELECT model_id FROM {apply_table})"
-        )
+    marked = [(mid,) for mid, (_lic, _score, _src, bu) in found.items() if bu]
+    if marked:
+        con.executemany("UPDATE models SET behavioral_use = true WHERE model_id = ?", marked)
     return len(found)
 
 

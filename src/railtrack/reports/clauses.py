@@ -9,7 +9,9 @@ Two populations are measured the same way:
 * **hub**: Hub models under a behavioral-use license (declared, or identified when only
   ``other``/nothing is declared); a model's configuration is the set of catalogue clauses
   whose ``sources`` list its license (the catalogue records which known licenses carry a
-  comparable restriction).
+  comparable restriction). Models under ``other`` are mapped through their
+  ``license_name``; behavioral-use licenses the catalogue has no clause mapping for (e.g.
+  the generic ``openrail``) are counted as ``unmapped_models``.
 
 For each: counts per restriction domain and clause, the distribution of configurations,
 the share of the most common configuration and the mean pairwise Jaccard similarity of
@@ -130,6 +132,22 @@ def _catalog() -> tuple[dict[str, str], dict[str, frozenset[str]], str | None]:
     return domain_of, {k: frozenset(v) for k, v in by_license.items()}, str(cat.version)
 
 
+def _resolver():
+    """license name/link -> registry id (``other`` + ``license_name`` models), or None."""
+    try:
+        from ..catalog.registry import load_registry
+
+        reg = load_registry()
+    except Exception:
+        return lambda key: None
+
+    def resolve(key: str) -> str | None:
+        entry = reg.resolve(key)
+        return entry.id if entry is not None else None
+
+    return resolve
+
+
 def clauses_report(con: duckdb.DuckDBPyConnection, since: Any = None, until: Any = None) -> dict[str, Any]:
     """Clause choices and their convergence for generated licenses and Hub behavioral-use licenses.
 
@@ -157,7 +175,7 @@ def clauses_report(con: duckdb.DuckDBPyConnection, since: Any = None, until: Any
         f"""SELECT strftime(date_trunc('month', created_at), '%Y-%m') AS month,
                    CASE WHEN identified_license IS NOT NULL AND (len(licenses) = 0 OR licenses = ['other'])
                         THEN identified_license ELSE licenses[1] END AS lic,
-                   licenses, count(*) AS n
+                   licenses, license_name, count(*) AS n
             FROM models WHERE behavioral_use AND {where_h}
             GROUP BY ALL""",
         params_h,
@@ -165,9 +183,11 @@ def clauses_report(con: duckdb.DuckDBPyConnection, since: Any = None, until: Any
     adopted: Counter = Counter()
     items = []
     unmapped = 0
-    for month, lic, licenses, n in hub_rows:
+    resolve = _resolver()
+    for month, lic, licenses, license_name, n in hub_rows:
         config = None
-        for cand in ([lic] if lic else []) + list(licenses or []):
+        named = resolve(license_name) if license_name else None
+        for cand in ([lic] if lic else []) + list(licenses or []) + ([named] if named else []):
             if cand in by_license:
                 config, lic = by_license[cand], cand
                 break
