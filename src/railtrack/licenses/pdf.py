@@ -39,8 +39,8 @@ _REPERTOIRE = [
 _REPERTOIRE_SET = frozenset(cp for lo, hi in _REPERTOIRE for cp in range(lo, hi + 1))
 
 # bold: stroke width as a fraction of the font size, and the extra advance it takes
-_BOLD_STROKE = 0.035
-_BOLD_WIDEN = 1.04
+_BOLD_STROKE = 0.025
+_BOLD_WIDEN = 1.03
 #: word -> advance width (font units) for the cut-down font; bounded, legal text reuses few words
 _SHARED_WIDTHS: dict[str, float] = {}
 # layout (mm and pt)
@@ -182,18 +182,26 @@ class _Layout:
         self._cw = font.cw
         # the cut-down font's widths are shared by every document: so is the word-width memo
         self._widths = _SHARED_WIDTHS if small else {}
+        self._bold = False
+        self._size = 10.0
 
     def set_style(self, style: str, size: float) -> None:
-        """Regular, or bold by filling and stroking the outlines (text render mode 2)."""
+        """Regular, or bold: filled and stroked outlines (text render mode 2), see :meth:`put`."""
+        self.pdf.set_font(_FAMILY, "", size)
+        self._bold = style == "B"
+        self._size = size
+
+    def put(self, x: float, baseline: float, text: str) -> None:
+        """Place ``text``; bold text inside its own graphics state (q ... Q) so the render mode
+        and stroke width do not leak into the text that follows."""
+        pdf = self.pdf
+        if not self._bold:
+            pdf.text(x, baseline, text)
+            return
         from fpdf.enums import TextMode
 
-        pdf = self.pdf
-        pdf.set_font(_FAMILY, "", size)
-        if style == "B":
-            pdf.text_mode = TextMode.FILL_STROKE
-            pdf.set_line_width(size * _BOLD_STROKE / pdf.k)
-        else:
-            pdf.text_mode = TextMode.FILL
+        with pdf.local_context(text_mode=TextMode.FILL_STROKE, line_width=self._size * _BOLD_STROKE / pdf.k):
+            pdf.text(x, baseline, text)
 
     def text_width(self, text: str, style: str, size: float) -> float:
         cw = self._cw
@@ -268,8 +276,8 @@ class _Layout:
                 self.set_style(style, size)
             baseline = self.y + 0.5 * lh + 0.3 * size / pdf.k
             if first and label:
-                pdf.text(x, baseline, label)
-            pdf.text(x + label_width, baseline, line)
+                self.put(x, baseline, label)
+            self.put(x + label_width, baseline, line)
             self.y += lh
             first = False
 
@@ -281,12 +289,12 @@ class _Layout:
         self.need(lh)
         baseline = self.y + 0.5 * lh + 0.3 * size / pdf.k
         self.set_style("B", size)
-        pdf.text(_MARGIN_L, baseline, head)
+        self.put(_MARGIN_L, baseline, head)
         self.set_style("", size)
         for line in lines:
             self.need(lh)
             baseline = self.y + 0.5 * lh + 0.3 * size / pdf.k
-            pdf.text(_MARGIN_L + head_w, baseline, line)
+            self.put(_MARGIN_L + head_w, baseline, line)
             self.y += lh
 
 
@@ -322,10 +330,6 @@ def render_pdf(spec: LicenseSpec) -> bytes:
     foot = f"{title(spec)} \u00b7 {license_id(spec)} \u00b7 page "
 
     def page_footer() -> None:
-        from fpdf.enums import TextMode
-
-        mode = pdf.text_mode
-        pdf.text_mode = TextMode.FILL
         pdf.set_font(_FAMILY, "", 7.5)
         pdf.set_text_color(110, 110, 110)
         text = f"{foot}{pdf.page_no()}/{{nb}}"
@@ -334,7 +338,6 @@ def render_pdf(spec: LicenseSpec) -> bytes:
         pdf.set_xy(_MARGIN_L, pdf.h - 12)
         pdf.cell(pdf.w - _MARGIN_L - _MARGIN_R, 5, text, align="C")
         pdf.set_text_color(0, 0, 0)
-        pdf.text_mode = mode
 
     pdf.footer = page_footer  # type: ignore[method-assign]
     pdf.alias_nb_pages()
