@@ -504,3 +504,32 @@ def _check_tex(out: str) -> None:
     assert out.count("\\begin{document}") == 1 and out.rstrip().endswith("\\end{document}")
     assert out.count("\\begin{enumerate}") == out.count("\\end{enumerate}")
     assert out.count("\\begin{description}") == out.count("\\end{description}")
+
+
+def test_pdf_bold_does_not_leak_into_body_text() -> None:
+    """Headings are stroked (render mode 2) inside q ... Q; every other text object is filled (mode 0)."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(render(full_spec(), "pdf")))
+    bold = plain = 0
+    for page in reader.pages:
+        stream = page.get_contents().get_data().decode("latin-1")
+        stack, mode = [], 0
+        for token in re.findall(r"\bq\b|\bQ\b|\d+ Tr|\bBT\b.*?\bET\b", stream, re.S):
+            if token == "q":
+                stack.append(mode)
+            elif token == "Q":
+                mode = stack.pop()
+            elif token.endswith("Tr"):
+                mode = int(token.split()[0])
+            else:  # a text object
+                own = re.search(r"(\d+) Tr", token)
+                effective = int(own.group(1)) if own else mode
+                mode = effective  # the text render mode outlives ET: it is graphics state
+                if own and effective == 2:
+                    bold += 1
+                    assert stack, "bold text outside a saved graphics state"
+                else:
+                    plain += 1
+                    assert effective == 0, token[:80]
+    assert bold >= 10 and plain > bold
