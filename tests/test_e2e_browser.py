@@ -166,3 +166,29 @@ def test_model_page_shows_a_known_violation_from_the_sample_store(page):
     row.locator("summary").click()
     assert "apache-2.0" in row.inner_text()
     shot(page, "model-base")
+
+
+def test_dashboard_renders_its_charts_and_filters_by_date(page, server, tmp_path):
+    page.goto("/dashboard")
+    for chart in ("adoption", "licenses", "clauses"):
+        img = page.locator(f"#chart-{chart}")
+        expect(img).to_be_visible()
+        loaded = img.evaluate("el => el.complete && el.naturalWidth > 100 && el.naturalHeight > 100")
+        assert loaded, f"{chart} chart did not render"
+    total = int(page.inner_text("#stat-models").replace(",", ""))
+    assert total > 100
+    assert page.locator("#licenses-top tr", has_text="llama2").count() == 1
+    shot(page, "dashboard")
+    # the CSV behind the adoption chart downloads and matches the API
+    with page.expect_download() as info:
+        page.click('a[href^="/api/reports/adoption.csv"]:not([href*="table="])')
+    path = tmp_path / "adoption.csv"
+    info.value.save_as(path)
+    assert path.read_bytes() == httpx.get(f"{server.url}/api/reports/adoption.csv", timeout=30).content
+    assert path.read_text().splitlines()[0].startswith("month,models,behavioral_use,share")
+    # a date range narrows the numbers
+    page.fill("#since", "2024-01-01")
+    page.click('form.filters button[type="submit"]')
+    page.wait_for_url("**/dashboard?since=2024-01-01*")
+    assert int(page.inner_text("#stat-models").replace(",", "")) < total
+    assert "since=2024-01-01" in page.get_attribute("#chart-adoption", "src")

@@ -131,3 +131,65 @@ def test_watch_run_page_reports_new_violations_and_csv_export(client):
     assert any(line.startswith(APACHE_CHILD + ",") and "llama2/passthrough,violation" in line
                for line in csv_text.splitlines())
     assert client.delete(f"/api/watchlist/{LLAMA}").json()["models"] == []
+
+
+# ------------------------------------------------------------------------------ dashboard
+def test_dashboard_numbers_match_the_reports_library(client, hub_db):
+    from railtrack.reports import adoption, licenses_report
+    from railtrack.store import connect
+
+    con = connect(hub_db, read_only=True)
+    try:
+        expected = adoption(con)
+        top = licenses_report(con)
+    finally:
+        con.close()
+    api = client.get("/api/reports/adoption").json()
+    assert api["total_models"] == expected["total_models"] and api["by_month"] == expected["by_month"]
+    page = client.get("/dashboard")
+    assert page.status_code == 200
+    assert f'id="stat-models">{expected["total_models"]:,}<' in page.text
+    for row in top["top"][:5]:
+        assert row["license"] in page.text
+    for chart in ("adoption", "licenses", "clauses"):
+        svg = client.get(f"/api/reports/{chart}/chart.svg")
+        assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
+        assert svg.content.lstrip().startswith(b"<?xml") and b"<script" not in svg.content
+        assert "script-src" not in svg.headers["content-security-policy"]
+
+
+def test_dashboard_csv_is_the_numbers_behind_each_chart(client):
+    import csv
+    import io
+
+    adoption_rows = list(csv.DictReader(io.StringIO(client.get("/api/reports/adoption.csv").text)))
+    api = client.get("/api/reports/adoption").json()
+    assert [r["month"] for r in adoption_rows] == [m["month"] for m in api["by_month"]]
+    assert sum(int(r["models"]) for r in adoption_rows) == api["total_models"] - api["undated"]
+    top = list(csv.DictReader(io.StringIO(client.get("/api/reports/licenses.csv").text)))
+    assert top[0]["license"] == client.get("/api/reports/licenses").json()["top"][0]["license"]
+    families = client.get("/api/reports/adoption.csv", params={"table": "families"})
+    assert families.text.startswith("family,models,behavioral_use")
+    assert "attachment" in families.headers["content-disposition"]
+    clauses = client.get("/api/reports/clauses.csv").text
+    assert clauses.startswith("population,month,count")
+
+
+def test_dashboard_date_filters(client):
+    everything = client.get("/api/reports/adoption").json()["total_models"]
+    recent = client.get("/api/reports/adoption", params={"since": "2024-01-01"}).json()
+    assert 0 < recent["total_models"] < everything
+    assert all(m["month"] >= "2024-01" for m in recent["by_month"])
+    page = client.get("/dashboard", params={"since": "2024-01-01", "until": "2024-12-31"})
+    assert page.status_code == 200
+    assert 'src="/api/reports/adoption/chart.svg?since=2024-01-01&amp;until=2024-12-31"' in page.text
+    bad = client.get("/dashboard", params={"since": "2024-13-40"})
+    assert bad.status_code == 422 and "invalid" in bad.text
+    assert client.get("/api/reports/adoption", params={"since": "yesterday"}).status_code == 422
+
+
+def test_dashboard_on_an_empty_store_explains_how_to_get_data():
+    with TestClient(create_app(":memory:")) as c:
+        page = c.get("/dashboard")
+        assert page.status_code == 200 and "railtrack hub import" in page.text
+        assert c.get("/api/reports/adoption").status_code == 404

@@ -161,6 +161,12 @@ def create_app(
         line, items = readable_errors(exc.errors())
         return _error_response(request, 422, line, {"errors": items})
 
+    from ..reports.common import NoDataError
+
+    @app.exception_handler(NoDataError)
+    async def _no_data(request: Request, exc: NoDataError):
+        return _error_response(request, 404, exc.message)
+
     @app.exception_handler(NotFoundError)
     async def _not_found(request: Request, exc: NotFoundError):
         return _error_response(request, 404, exc.message)

@@ -339,3 +339,35 @@ async def watchlist_form(request: Request):
     data = await run_in_threadpool(watchlist, state)
     return page(request, "watchlist.html", {"nav": "watchlist", "data": data, "result": result, "error": error},
                 status_code=422 if error else 200)
+
+
+# ------------------------------------------------------------------------------ dashboard
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard(
+    request: Request,
+    since: str = Query("", max_length=10),
+    until: str = Query("", max_length=10),
+):
+    """Adoption dashboard: charts (SVG from railtrack.reports.charts), tables, CSV links."""
+    from urllib.parse import urlencode
+
+    from ...errors import RailtrackError
+    from ...reports.common import HUB_CAVEAT, NoDataError
+    from .api_reports import report_data
+
+    state = get_state(request)
+    since_v, until_v = since.strip() or None, until.strip() or None
+    query = urlencode({k: v for k, v in (("since", since_v), ("until", until_v)) if v})
+    ctx: dict[str, Any] = {"nav": "dashboard", "since": since_v or "", "until": until_v or "", "query": query,
+                           "caveat": HUB_CAVEAT, "error": "", "empty": False}
+    try:
+        ctx["adoption"] = report_data(state, "adoption", since_v, until_v)
+        ctx["licenses"] = report_data(state, "licenses", since_v, until_v)
+        ctx["clauses"] = report_data(state, "clauses", since_v, until_v)
+    except NoDataError as exc:
+        ctx.update(empty=True, error=exc.message)
+        return page(request, "dashboard.html", ctx)
+    except RailtrackError as exc:
+        ctx.update(error=exc.message)
+        return page(request, "dashboard.html", ctx, status_code=422)
+    return page(request, "dashboard.html", ctx)
