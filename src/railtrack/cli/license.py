@@ -204,7 +204,7 @@ def _interactive(defaults: dict) -> dict:
 def register(app: typer.Typer) -> None:
     @license_app.command("catalog")
     def catalog_cmd(
-        domain: Optional[str] = typer.Option(None, "--domain", help="Only clauses of this domain (e.g. privacy)."),
+        domain: Optional[str] = typer.Option(None, "--domain", metavar="DOMAIN", help="Only clauses of this domain (e.g. privacy)."),
         as_json: bool = typer.Option(False, "--json", help="Print a JSON list of {id, domain, title, baseline}."),
         text: bool = typer.Option(False, "--text", help="Also print each clause's full text."),
     ) -> None:
@@ -240,23 +240,23 @@ def register(app: typer.Typer) -> None:
 
     @license_app.command("new")
     def new_cmd(
-        name: Optional[str] = typer.Option(None, "--name", help="Name of the licensed artifact (used in the title)."),
-        licensor: Optional[str] = typer.Option(None, "--licensor", help="Who grants the license."),
-        flavor: Optional[str] = typer.Option(None, "--flavor", help="open (OpenRAIL), rail (RAIL) or research."),
-        artifact: Optional[List[str]] = typer.Option(None, "--artifact",
+        name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Name of the licensed artifact (used in the title)."),
+        licensor: Optional[str] = typer.Option(None, "--licensor", metavar="WHO", help="Who grants the license."),
+        flavor: Optional[str] = typer.Option(None, "--flavor", metavar="open|rail|research", help="open (OpenRAIL), rail (RAIL) or research."),
+        artifact: Optional[List[str]] = typer.Option(None, "--artifact", metavar="KIND",
                                                      help="application, model, source or data (repeatable)."),
-        restrict: Optional[List[str]] = typer.Option(None, "--restrict", help="Catalogue clause id (repeatable)."),
-        custom: Optional[List[str]] = typer.Option(None, "--custom",
+        restrict: Optional[List[str]] = typer.Option(None, "--restrict", metavar="ID", help="Catalogue clause id (repeatable)."),
+        custom: Optional[List[str]] = typer.Option(None, "--custom", metavar="TEXT",
                                                    help="Custom restriction text, optionally 'domain: text' "
                                                         "(repeatable)."),
         commercial: Optional[bool] = typer.Option(None, "--commercial/--no-commercial",
                                                   help="Commercial use permitted (default: yes, except research)."),
-        notice: Optional[str] = typer.Option(None, "--notice", help="Attribution notice redistributors must keep."),
-        jurisdiction: Optional[str] = typer.Option(None, "--jurisdiction", help="Governing law."),
-        url: Optional[str] = typer.Option(None, "--url", help="Project URL (also encoded in the QR code)."),
-        info: Optional[str] = typer.Option(None, "--info", help="Additional information shown after the terms."),
-        fmt: str = typer.Option("md", "--format", "-f", help=_FORMAT_HELP),
-        output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file (default: stdout)."),
+        notice: Optional[str] = typer.Option(None, "--notice", metavar="TEXT", help="Attribution notice redistributors must keep."),
+        jurisdiction: Optional[str] = typer.Option(None, "--jurisdiction", metavar="TEXT", help="Governing law."),
+        url: Optional[str] = typer.Option(None, "--url", metavar="URL", help="Project URL (also encoded in the QR code)."),
+        info: Optional[str] = typer.Option(None, "--info", metavar="TEXT", help="Additional information shown after the terms."),
+        fmt: str = typer.Option("md", "--format", "-f", metavar="FORMAT", help=_FORMAT_HELP),
+        output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="PATH", help="Output file (default: stdout)."),
         interactive: bool = typer.Option(False, "--interactive", "-i", help="Ask for each field step by step."),
         db: Optional[Path] = _common.DbOption,
     ) -> None:
@@ -308,8 +308,8 @@ def register(app: typer.Typer) -> None:
     def render_cmd(
         manifest: str = typer.Argument(..., help="Manifest JSON file (as written by --format json), or a recorded "
                                                  "license id."),
-        fmt: str = typer.Option("md", "--format", "-f", help=_FORMAT_HELP),
-        output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file (default: stdout)."),
+        fmt: str = typer.Option("md", "--format", "-f", metavar="FORMAT", help=_FORMAT_HELP),
+        output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="PATH", help="Output file (default: stdout)."),
         db: Optional[Path] = _common.DbOption,
     ) -> None:
         """Render a manifest again: the same bytes as when the license was first made."""
@@ -346,8 +346,8 @@ def register(app: typer.Typer) -> None:
     @license_app.command("show")
     def show_cmd(
         license_ref: str = typer.Argument(..., metavar="ID", help="License id (rt-xxxxxxxxxxxx) from the store."),
-        fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Render in this format instead of a summary."),
-        output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file for --format."),
+        fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="FORMAT", help="Render in this format instead of a summary."),
+        output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="PATH", help="Output file for --format."),
         as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
         db: Optional[Path] = _common.DbOption,
     ) -> None:
