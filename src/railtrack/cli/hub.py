@@ -20,8 +20,13 @@ hub_app = typer.Typer(
 
 
 def _progress(description: str, total: Optional[int] = None):
-    """A Rich progress bar on stderr; returns (progress, advance-callback)."""
+    """A Rich progress bar on stderr (only when stderr is a terminal); returns (context, advance, task)."""
+    import contextlib
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if not _common.stderr.is_terminal:
+        return contextlib.nullcontext(), (lambda n: None), None
 
     prog = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=_common.stderr, transient=True)
