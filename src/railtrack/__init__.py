@@ -27,6 +27,12 @@ _EXPORTS: dict[str, str] = {
     "audit": "railtrack.adherence.audit",
     "watch_add": "railtrack.adherence.watch",
     "watch_run": "railtrack.adherence.watch",
+    "import_paths": "railtrack.hub",
+    "sync": "railtrack.hub",
+    "parse_card": "railtrack.hub",
+    "adoption": "railtrack.reports",
+    "licenses_report": "railtrack.reports",
+    "clauses_report": "railtrack.reports",
 }
 
 
