@@ -533,3 +533,16 @@ def test_pdf_bold_does_not_leak_into_body_text() -> None:
                     plain += 1
                     assert effective == 0, token[:80]
     assert bold >= 10 and plain > bold
+
+
+def test_store_record_inside_a_callers_transaction() -> None:
+    from railtrack.licenses import store as license_store
+    from railtrack.store import connect
+
+    con = connect(":memory:")
+    con.execute("BEGIN TRANSACTION")
+    license_store.record(con, make())
+    con.execute("ROLLBACK")  # the caller's transaction decides
+    assert con.execute("SELECT count(*) FROM generated_licenses").fetchone()[0] == 0
+    license_store.record(con, make())
+    assert con.execute("SELECT count(*) FROM generated_licenses").fetchone()[0] == 1

@@ -38,7 +38,7 @@ def record(con: Any, spec: LicenseSpec) -> str:
         spec.template_version,
         canonical_json(spec),
     ]
-    con.execute("BEGIN TRANSACTION")
+    own = _begin(con)
     try:
         con.execute(
             """
@@ -54,11 +54,24 @@ def record(con: Any, spec: LicenseSpec) -> str:
             """,
             row,
         )
-        con.execute("COMMIT")
+        if own:
+            con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        if own:
+            con.execute("ROLLBACK")
         raise
     return lid
+
+
+def _begin(con: Any) -> bool:
+    """Start a transaction unless the caller already has one open (then the caller commits)."""
+    import duckdb
+
+    try:
+        con.execute("BEGIN TRANSACTION")
+        return True
+    except duckdb.TransactionException:
+        return False
 
 
 def _normalise_id(license_id_: str) -> str:
