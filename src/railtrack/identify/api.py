@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
@@ -116,10 +117,44 @@ class Identification:
 
 # ----------------------------------------------------------------------------- cards
 
+_FRONT_END = re.compile(r"\n---[ \t]*(\r?\n|$)")
+_SIMPLE_KEY = {k: re.compile(rf"^{k}:[ \t]*(.*?)[ \t]*$", re.M) for k in ("license", "license_name")}
+_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._+\-]*$")
+
+
+def _fast_card_metadata(text: str) -> tuple[list[str], Optional[str]] | None:
+    """The common case read without a YAML parser: ``license: x`` and ``license_name: y`` as plain scalars.
+
+    Returns None (the caller then parses the YAML) when the front matter uses any other
+    form for these keys (lists, quotes, flow style, anchors).
+    """
+    end = _FRONT_END.search(text, 3)
+    if end is None:
+        return None
+    block = text[3:end.start() + 1]
+    values: dict[str, Optional[str]] = {}
+    for key, rx in _SIMPLE_KEY.items():
+        found = rx.findall(block)
+        if len(found) > 1:
+            return None
+        if not found:
+            values[key] = None
+            continue
+        v = found[0].split(" #", 1)[0].strip()
+        if not _PLAIN.match(v):
+            return None
+        values[key] = v
+    lic = values["license"]
+    return ([lic.lower()] if lic else []), values["license_name"]
+
+
 def _card_metadata(text: str) -> tuple[list[str], Optional[str]] | None:
     """(licenses, license_name) from a model card's YAML front matter, or None if no card."""
     if not text.lstrip("\ufeff").startswith("---"):
         return None
+    fast = _fast_card_metadata(text.lstrip("\ufeff"))
+    if fast is not None:
+        return fast
     try:
         from ..hub.cards import parse_card  # guarded parser (size / alias-bomb limits)
 

@@ -41,6 +41,8 @@ _LEADIN = re.compile(
 _PROHIBIT = re.compile(
     r"\b(shall|will|must|may|cannot) not\b|\bagree not to\b|\bprohibit\w*|\bforbid\w*|"
     r"\bnot (be )?(permitted|allowed)\b|\bno one may\b|\bis not licensed for\b", re.I)
+#: words without which an item can be neither a lead-in nor a prohibition (cheap pre-check)
+_TRIGGERS = ("not", "prohibit", "restrict", "forbid", "no one", "acceptable use")
 _CLOSER = re.compile(
     r"^\W*(section\s+[ivx\d]+\W+)?(\d+(\.\d+)*\W+)?\b(warrant\w*|disclaimer|liability|limitation of liability|"
     r"termination|governing law|definitions|grant of|general provisions|miscellaneous|"
@@ -102,9 +104,18 @@ def load_patterns() -> tuple[list[_Pattern], list[tuple[str, str, str]]]:
             raise InputError(f"clause_patterns.yaml: {clause_id!r} is not a catalogue clause id")
         domain = catalog.get(clause_id).domain
         for rx in regexes:
-            pats.append(_Pattern(clause_id, domain, re.compile(rx, re.I)))
+            re.compile(rx)  # report a bad pattern on its own
+        # one alternation per clause: a single search tells whether the clause is present
+        pats.append(_Pattern(clause_id, domain, re.compile("|".join(f"(?:{rx})" for rx in regexes), re.I)))
     texts = [(c.id, c.domain, _norm_words(c.text)) for c in catalog.clauses]
     return pats, texts
+
+
+@functools.lru_cache(maxsize=1)
+def _any_pattern() -> re.Pattern[str]:
+    """All clause patterns in one alternation: an item that matches none is skipped in one search."""
+    pats, _ = load_patterns()
+    return re.compile("|".join(f"(?:{p.regex.pattern})" for p in pats), re.I)
 
 
 def _items(text: str) -> list[tuple[int, int, str]]:
@@ -141,6 +152,7 @@ def extract_clauses(text: str, *, min_score: float = 0.5) -> list[ClauseHit]:
     if not text or not text.strip():
         return []
     pats, cat_texts = load_patterns()
+    any_pattern = _any_pattern()
     hits: list[ClauseHit] = []
     scope = 0
     blank_run = 0
@@ -148,10 +160,12 @@ def extract_clauses(text: str, *, min_score: float = 0.5) -> list[ClauseHit]:
         if not item:
             blank_run += 1
             continue
-        is_leadin = bool(_LEADIN.search(item))
-        if _CLOSER.search(item) and len(item) < 120 and not is_leadin:
+        low = item.lower()
+        maybe = any(w in low for w in _TRIGGERS)
+        is_leadin = maybe and bool(_LEADIN.search(item))
+        if len(item) < 120 and not is_leadin and _CLOSER.search(item):
             scope = 0
-        own = bool(_PROHIBIT.search(item))
+        own = maybe and bool(_PROHIBIT.search(item))
         in_scope = scope > 0
         if is_leadin:
             scope = SCOPE_ITEMS
@@ -163,9 +177,7 @@ def extract_clauses(text: str, *, min_score: float = 0.5) -> list[ClauseHit]:
         base = 1.0 if (in_scope or is_leadin) else 0.8
         norm = None
         seen: set[str] = set()
-        for p in pats:
-            if p.clause_id in seen:
-                continue
+        for p in (pats if any_pattern.search(item) else ()):
             if p.regex.search(item):
                 seen.add(p.clause_id)
                 hits.append(ClauseHit(p.clause_id, p.domain, item, start, end, base))

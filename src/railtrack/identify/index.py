@@ -72,8 +72,13 @@ class LicenseIndex:
     post: list[tuple[int, ...]]          # shingle id -> references containing it
     member: np.ndarray                   # (references x shingle ids) boolean membership
     sizes: np.ndarray                    # shingles per reference
+    member_t: np.ndarray | None = None   # (shingle ids x references), C-contiguous rows
     _diff_cache: dict[tuple[int, int], frozenset[int]] = field(default_factory=dict)
     _mask_cache: dict[tuple[int, int], tuple[np.ndarray, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.member_t is None:
+            self.member_t = np.ascontiguousarray(self.member.T).astype(np.int32)
 
     @classmethod
     def build(cls, registry: Registry) -> "LicenseIndex":

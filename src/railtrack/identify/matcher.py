@@ -110,9 +110,12 @@ class _Round:
                 keep &= (hit_pos < lo) | (hit_pos > hi)
             hit_pos = hit_pos[keep]
         self.pos = hit_pos
-        self.distinct = np.unique(ids[hit_pos])
-        counts = index.member[:, self.distinct].sum(axis=1) if len(self.distinct) else np.zeros(len(index.refs), int)
-        self.counts: dict[int, int] = {int(r): int(counts[r]) for r in np.nonzero(counts)[0]}
+        present = np.zeros(len(index.post), dtype=bool)
+        present[ids[hit_pos]] = True
+        self.distinct = np.flatnonzero(present)
+        counts = index.member_t[self.distinct].sum(axis=0)
+        nz = np.flatnonzero(counts)
+        self.counts: dict[int, int] = dict(zip(nz.tolist(), counts[nz].tolist()))
         self._positions: dict[int, np.ndarray] = {}
         self._regions: dict[int, tuple[int, int]] = {}
 
@@ -198,34 +201,18 @@ class _Round:
 
 
 def _line_of(text: str, offset: int, cache: list[int]) -> int:
-    import bisect
-
-    if not cache:
-        cache.append(-1)
-        start = 0
-        while True:
-            i = text.find("\n", start)
-            if i < 0:
-                break
-            cache.append(i)
-            start = i + 1
-    return bisect.bisect_left(cache, offset)
+    """1-based line number of a character offset."""
+    return text.count("\n", 0, offset) + 1
 
 
 def _clusters(positions: list[int]) -> list[tuple[int, int, int]]:
-    """Group sorted positions into (first, last, count) clusters split at gaps."""
-    out: list[tuple[int, int, int]] = []
-    ps = positions  # sorted and distinct
-    first = prev = ps[0]
-    count = 1
-    for p in ps[1:]:
-        if p - prev > CLUSTER_GAP:
-            out.append((first, prev, count))
-            first, count = p, 0
-        prev = p
-        count += 1
-    out.append((first, prev, count))
-    return [_trim(ps, c) for c in out]
+    """Group sorted, distinct positions into (first, last, count) clusters split at gaps."""
+    ps = np.asarray(positions)
+    cuts = np.flatnonzero(np.diff(ps) > CLUSTER_GAP) + 1
+    bounds = [0, *cuts.tolist(), len(ps)]
+    plist = positions if isinstance(positions, list) else ps.tolist()
+    out = [(plist[i], plist[j - 1], j - i) for i, j in zip(bounds, bounds[1:])]
+    return [_trim(plist, c) for c in out]
 
 
 def _trim(ps: list[int], cluster: tuple[int, int, int]) -> tuple[int, int, int]:
