@@ -36,7 +36,7 @@ def _check_port(host: str, port: int) -> None:
 
 
 def _serve(db: Optional[Path], host: str, port: int, rate_limit: Optional[int], max_body: Optional[int],
-           watermark_key: Optional[Path], log_level: str) -> None:
+           watermark_key: Optional[Path], log_level: str, tokenizer: Optional[str] = None) -> None:
     import uvicorn
 
     from ..web import create_app
@@ -47,9 +47,8 @@ def _serve(db: Optional[Path], host: str, port: int, rate_limit: Optional[int], 
             f"warning: listening on {host}, not on loopback: anyone who can reach this address can use the app",
             markup=False,
         )
-    if watermark_key is not None and not watermark_key.is_file():
-        raise UsageError(f"--watermark-key {watermark_key}: no such file")
-    app = create_app(db, rate_limit=rate_limit, max_body_bytes=max_body, watermark_key=watermark_key)
+    app = create_app(db, rate_limit=rate_limit, max_body_bytes=max_body, watermark_key=watermark_key,
+                     tokenizer=tokenizer)
     state = app.state.railtrack
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
@@ -70,6 +69,9 @@ BodyOption = typer.Option(
 KeyOption = typer.Option(
     None, "--watermark-key", help="Watermark key file: enables the text check page.",
 )
+TokenizerOption = typer.Option(
+    None, "--tokenizer", help="Tokenizer of the watermarked model (folder or cached Hub id). Default: SmolLM2's.",
+)
 LogOption = typer.Option("info", "--log-level", help="uvicorn log level (critical, error, warning, info, debug).")
 
 
@@ -82,10 +84,11 @@ def register(app: typer.Typer) -> None:
         rate_limit: Optional[int] = RateOption,
         max_body: Optional[int] = BodyOption,
         watermark_key: Optional[Path] = KeyOption,
+        tokenizer: Optional[str] = TokenizerOption,
         log_level: str = LogOption,
     ) -> None:
         """Serve the web app (generator, adoption dashboard, model audit, JSON API) on a store."""
-        _serve(db, host, port, rate_limit, max_body, watermark_key, log_level)
+        _serve(db, host, port, rate_limit, max_body, watermark_key, log_level, tokenizer)
 
     @app.command("demo")
     def demo(
@@ -95,6 +98,7 @@ def register(app: typer.Typer) -> None:
         build_only: bool = typer.Option(False, "--build-only", help="Build the sample store, print its path, do not serve."),
         rate_limit: Optional[int] = RateOption,
         watermark_key: Optional[Path] = KeyOption,
+        tokenizer: Optional[str] = TokenizerOption,
         log_level: str = LogOption,
     ) -> None:
         """Build (once) the bundled sample store and serve the web app on it."""
@@ -104,4 +108,4 @@ def register(app: typer.Typer) -> None:
         if build_only:
             _common.stdout.print(str(path), markup=False)
             return
-        _serve(path, host, port, rate_limit, None, watermark_key, log_level)
+        _serve(path, host, port, rate_limit, None, watermark_key, log_level, tokenizer)

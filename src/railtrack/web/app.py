@@ -11,7 +11,8 @@ argument                      environment variable                 default
 ============================  ===================================  =========
 ``rate_limit``                ``RAILTRACK_WEB_RATE_LIMIT``         30
 ``max_body_bytes``            ``RAILTRACK_WEB_MAX_BODY``           262144
-``watermark_key``             ``RAILTRACK_WEB_WATERMARK_KEY``      none
+``watermark_key``             ``RAILTRACK_WEB_WATERMARK_KEY``      none (text check off)
+``tokenizer``                 -                                    SmolLM2's
 ============================  ===================================  =========
 
 ``rate_limit`` is licenses a minute per client address (``0`` turns the limit off, as the
@@ -108,6 +109,7 @@ def create_app(
     rate_limit: int | None = None,
     max_body_bytes: int | None = None,
     watermark_key: str | os.PathLike[str] | None = None,
+    tokenizer: str | None = None,
 ) -> FastAPI:
     """Build the railtrack web app on the store ``db`` (path, ``":memory:"`` or the default).
 
@@ -117,6 +119,10 @@ def create_app(
     per_minute = rate_limit if rate_limit is not None else _env_int("RAILTRACK_WEB_RATE_LIMIT", DEFAULT_RATE_LIMIT)
     body_limit = max_body_bytes if max_body_bytes is not None else _env_int("RAILTRACK_WEB_MAX_BODY", DEFAULT_MAX_BODY)
     key = watermark_key if watermark_key is not None else os.environ.get("RAILTRACK_WEB_WATERMARK_KEY") or None
+    if key is not None:
+        from ..watermark.keys import WatermarkKey
+
+        WatermarkKey.load(key)  # a missing or invalid key file fails here, with one readable line
 
     con = connect(db)
     db_path = None
@@ -154,6 +160,8 @@ def create_app(
         redoc_url=None,
         lifespan=lifespan,
     )
+    if tokenizer:
+        state.extras["tokenizer_name"] = tokenizer
     app.state.railtrack = state
 
     @app.exception_handler(RequestValidationError)

@@ -371,3 +371,56 @@ def dashboard(
         ctx.update(error=exc.message)
         return page(request, "dashboard.html", ctx, status_code=422)
     return page(request, "dashboard.html", ctx)
+
+
+# ------------------------------------------------------------------------------ text check
+def _check_page(request: Request, text: str = "", result: dict | None = None, error: str = "",
+                windows: bool = False, status_code: int = 200):
+    from .api_watermark import enabled
+
+    state = get_state(request)
+    if not enabled(state):
+        from ...errors import NotFoundError
+
+        raise NotFoundError("the text check is off: start the server with --watermark-key KEY")
+    segments = None
+    if result is not None and result.get("token_mask"):
+        segments = []
+        pos = 0
+        for tok in result["token_mask"]:
+            if tok["start"] > pos:
+                segments.append({"text": text[pos:tok["start"]], "cls": ""})
+            cls = "" if tok["green"] is None else ("token-green" if tok["green"] else "token-red")
+            segments.append({"text": tok["text"], "cls": cls})
+            pos = max(pos, tok["end"])
+        if pos < len(text):
+            segments.append({"text": text[pos:], "cls": ""})
+    return page(request, "check.html", {"nav": "check", "text": text, "result": result, "error": error,
+                                        "segments": segments, "windows": windows}, status_code=status_code)
+
+
+@router.get("/check", response_class=HTMLResponse)
+def check_page(request: Request):
+    return _check_page(request)
+
+
+@router.post("/check", response_class=HTMLResponse)
+async def check_form(request: Request):
+    from starlette.concurrency import run_in_threadpool
+
+    from ...errors import RailtrackError
+    from .api_watermark import MAX_TEXT, check_text
+
+    form = await request.form()
+    text = str(form.get("text", ""))
+    windows = form.get("windows") == "true"
+    if not text.strip():
+        return _check_page(request, text, error="paste some text to check", windows=windows, status_code=422)
+    if len(text) > MAX_TEXT:
+        return _check_page(request, text[:MAX_TEXT], error=f"the text is longer than {MAX_TEXT:,} characters",
+                           windows=windows, status_code=422)
+    try:
+        result = await run_in_threadpool(check_text, get_state(request), text, windows=windows, mask=True)
+    except RailtrackError as exc:
+        return _check_page(request, text, error=exc.message, windows=windows, status_code=422)
+    return _check_page(request, text, result=result, windows=windows)
