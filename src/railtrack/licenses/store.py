@@ -19,7 +19,7 @@ _ID_RE_TEXT = "rt-" + "[0-9a-f]" * 12
 
 
 def record(con: Any, spec: LicenseSpec) -> str:
-    """Insert or update ``spec`` in ``generated_licenses`` (one transaction); return its id.
+    """Insert or update ``spec`` in ``generated_licenses`` (one atomic statement); return its id.
 
     Re-recording the same manifest keeps the first ``created_at``.
     """
@@ -38,40 +38,22 @@ def record(con: Any, spec: LicenseSpec) -> str:
         spec.template_version,
         canonical_json(spec),
     ]
-    own = _begin(con)
-    try:
-        con.execute(
-            """
-            INSERT INTO generated_licenses (license_id, title, name, licensor, flavor, artifacts, restrictions,
-                                            custom_count, domains, catalog_version, template_version, manifest)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (license_id) DO UPDATE SET
-                title = excluded.title, name = excluded.name, licensor = excluded.licensor,
-                flavor = excluded.flavor, artifacts = excluded.artifacts, restrictions = excluded.restrictions,
-                custom_count = excluded.custom_count, domains = excluded.domains,
-                catalog_version = excluded.catalog_version, template_version = excluded.template_version,
-                manifest = excluded.manifest
-            """,
-            row,
-        )
-        if own:
-            con.execute("COMMIT")
-    except Exception:
-        if own:
-            con.execute("ROLLBACK")
-        raise
+    # one statement: atomic on its own, and part of the caller's transaction when one is open
+    con.execute(
+        """
+        INSERT INTO generated_licenses (license_id, title, name, licensor, flavor, artifacts, restrictions,
+                                        custom_count, domains, catalog_version, template_version, manifest)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (license_id) DO UPDATE SET
+            title = excluded.title, name = excluded.name, licensor = excluded.licensor,
+            flavor = excluded.flavor, artifacts = excluded.artifacts, restrictions = excluded.restrictions,
+            custom_count = excluded.custom_count, domains = excluded.domains,
+            catalog_version = excluded.catalog_version, template_version = excluded.template_version,
+            manifest = excluded.manifest
+        """,
+        row,
+    )
     return lid
-
-
-def _begin(con: Any) -> bool:
-    """Start a transaction unless the caller already has one open (then the caller commits)."""
-    import duckdb
-
-    try:
-        con.execute("BEGIN TRANSACTION")
-        return True
-    except duckdb.TransactionException:
-        return False
 
 
 def _normalise_id(license_id_: str) -> str:
