@@ -52,7 +52,8 @@ _ITEM_SPLIT = re.compile(r"(?<=[.;!?])\s+(?=[\"'(\[A-Z0-9-])")
 _MD_MARKERS = re.compile(r"(\*\*|__|`|^\s*#+\s*|^\s*(?:[-*+•]|\(?[0-9a-zA-Z]{1,3}[.)])\s+|^\s*\|)")
 _WS = re.compile(r"\s+")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "})
-SCOPE_ITEMS = 60
+SCOPE_ITEMS = 80
+_MARKER_ONLY = re.compile(r"^\(?[0-9a-zA-Z]{1,3}[.)]?$|^[ivxIVX]{1,5}[.)]$")
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def _items(text: str) -> list[tuple[int, int, str]]:
                 i = cursor
             cursor = i + len(part)
             cleaned = _clean(part)
-            if cleaned:
+            if cleaned and not _MARKER_ONLY.match(cleaned):
                 s = line_start + i + (len(part) - len(part.lstrip()))
                 e = line_start + i + len(part.rstrip())
                 out.append((s, e, cleaned))
