@@ -22,7 +22,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
-_FOOTER = re.compile(r"railtrack license (rt-[0-9a-f]{12}), template ([0-9A-Za-z.\-]+), catalogue ([0-9A-Za-z.\-]+)")
+_FOOTER = re.compile(r"railtrack\s+license\s+(rt-[0-9a-f]{12}),\s+template\s+([0-9A-Za-z.\-]+),\s+"
+                     r"catalogue\s+([0-9A-Za-z.\-]*[0-9A-Za-z])")
 _TITLE = re.compile(r"^(?P<name>.*?)\s*\b(?P<flavor>OpenRAIL|Open RAIL|RESEARCH-ONLY RAIL|Research-Only RAIL|RAIL)"
                     r"-(?P<art>[DAMS]{1,4})\s*(license|licence)?\s*$", re.I)
 _FLAVORS = {"openrail": "open", "open rail": "open", "rail": "rail", "research-only rail": "research"}
@@ -34,7 +35,8 @@ _META = re.compile(r"^(Licensor|Licensed Artifact\(s\)|Licensed Artifacts?|Licen
 _MANIFEST_SCRIPT = re.compile(
     r'<script type="application/json" id="railtrack-manifest">(.*?)</script>', re.S)
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~<])")
-_ITEM = re.compile(r"^\s*(?:[-*•]\s+)?(?:\(?(\d{1,3}|[a-z]|[ivx]{1,5})[.)]\s+)(.+)$", re.S)
+_ITEM = re.compile(r"^\s*(?:[-*•]\s+(?:\(?(?:\d{1,3}|[a-z]|[ivx]{1,5})[.)]\s+)?|\(?(?:\d{1,3}|[a-z]|[ivx]{1,5})[.)]\s+)"
+                   r"(.+)$", re.S)
 _UNDERLINE = re.compile(r"^\s*([=\-~^*#_])\1{2,}\s*$")
 _JURISDICTION = re.compile(r"governed by the laws of (.+?), without regard to its conflict-of-laws rules")
 
@@ -170,7 +172,7 @@ def parse_generated(text: str) -> GeneratedLicense | None:
     # title: the first paragraph that reads like a RAIL title (within the first few)
     title_m = None
     for p, _q in paras[:4]:
-        cand = _heading_text(p) or p
+        cand = (_heading_text(p) or p).strip("*_ \t")
         title_m = _TITLE.match(cand)
         if title_m:
             break
@@ -222,7 +224,7 @@ def parse_generated(text: str) -> GeneratedLicense | None:
         if in_attachment:
             im = _ITEM.match(p)
             if im:
-                items.append((im.group(2).strip(), domain))
+                items.append((im.group(1).strip(), domain))
         elif section.endswith("attribution notice") and quote:
             notice.append(p)
         elif section == "additional information":
