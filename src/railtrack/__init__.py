@@ -17,6 +17,12 @@ __version__ = "0.1.0"
 
 # name -> module that defines it. Each capability adds its public names here.
 _EXPORTS: dict[str, str] = {
+    "identify_text": "railtrack.identify",
+    "identify_paths": "railtrack.identify",
+    "extract_clauses": "railtrack.identify",
+    "parse_generated": "railtrack.identify",
+    "load_registry": "railtrack.catalog.registry",
+    "is_behavioral_use": "railtrack.catalog.registry",
     "compare_weights": "railtrack.provenance",
     "scan_weights": "railtrack.provenance",
     "LicenseSpec": "railtrack.licenses",
