@@ -241,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         "overall": overall,
         "by_kind": {k: summarize(v) for k, v in sorted(results.items())},
         "server_cpu_s": round(cpu, 1) if cpu is not None else None,
+        "server_cpu_ms_per_request": round(1000 * cpu / len(everything), 2) if cpu and everything else None,
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
         "server_peak_rss_mb": round(peak_rss[0] / 2**20, 1) if peak_rss[0] else None,
         "cpus": os.cpu_count(),
         "target": f"p99 < {TARGET_P99_MS:.0f} ms, 0 errors",
@@ -255,8 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         for kind, s in [("ALL", overall), *report["by_kind"].items()]:
             print(f"{kind:<18} {s['n']:>7} {s['p50_ms']:>8.1f} {s['p90_ms']:>8.1f} {s['p99_ms']:>8.1f} {s['max_ms']:>8.1f}")
         if report["server_cpu_s"] is not None:
-            print(f"server: {report['server_cpu_s']} s CPU, peak RSS {report['server_peak_rss_mb']} MB; "
-                  f"machine: {report['cpus']} CPUs")
+            print(f"server: {report['server_cpu_s']} s CPU ({report['server_cpu_ms_per_request']} ms per request), "
+                  f"peak RSS {report['server_peak_rss_mb']} MB; machine: {report['cpus']} CPUs, "
+                  f"load average {report['load_average_1m_after']} after the run")
         for e in report["error_examples"]:
             print(f"error: {e}")
         if errors and server_log:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -72,6 +73,9 @@ class WebState:
     specs: "OrderedDict[str, Any]" = field(default_factory=OrderedDict)
     #: the PDF renderer shares font state between documents: one PDF at a time per process
     pdf_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: one thread writes to the store, in arrival order (request threads never block on it)
+    writer: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="railtrack-store-writer"))
     extras: dict[str, Any] = field(default_factory=dict)
     _open_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -86,7 +90,9 @@ class WebState:
         return self._con
 
     def close(self) -> None:
-        """Close a file store's connection (an in-memory store is kept: closing would lose it)."""
+        """Finish pending writes; close a file store's connection (an in-memory store is kept)."""
+        self.writer.shutdown(wait=True)
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="railtrack-store-writer")
         if self._con is not None and self.db_path is not None:
             with self._open_lock:
                 con, self._con = self._con, None

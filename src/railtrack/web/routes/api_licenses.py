@@ -147,7 +147,10 @@ def load_license(state: WebState, lid: str) -> M.LicenseSpec:
 
 
 def record_license(state: WebState, spec: M.LicenseSpec) -> tuple[str, bool]:
-    """Record ``spec`` in the store (idempotent); return ``(id, newly_created)``."""
+    """Record ``spec`` in the store (idempotent); return ``(id, newly_created)``.
+
+    Runs on the app's single store-writer thread (see :func:`record_license_async`).
+    """
     from ...licenses import store as license_store
 
     lid = M.license_id(spec)
@@ -156,10 +159,21 @@ def record_license(state: WebState, spec: M.LicenseSpec) -> tuple[str, bool]:
     with state.cursor() as cur:
         existed = cur.execute("SELECT 1 FROM generated_licenses WHERE license_id = ?", [lid]).fetchone() is not None
         if not existed:
-            with state.write_lock:  # concurrent upserts of one id would conflict
+            with state.write_lock:
                 license_store.record(cur, spec)
     state.remember(lid, spec)
     return lid, not existed
+
+
+async def record_license_async(state: WebState, spec: M.LicenseSpec) -> tuple[str, bool]:
+    """:func:`record_license` on the store-writer thread; the event loop and the request
+    threads stay free while writes queue up in arrival order."""
+    import asyncio
+
+    lid = M.license_id(spec)
+    if lid in state.specs:
+        return lid, False
+    return await asyncio.get_running_loop().run_in_executor(state.writer, record_license, state, spec)
 
 
 def download_links(lid: str) -> dict[str, str]:
@@ -172,7 +186,7 @@ def file_name(spec: M.LicenseSpec, fmt: str) -> str:
 
 @router.post("/licenses/preview", response_model=LicensePreview, summary="Preview a license (not stored)",
              responses=RATE_LIMITED, openapi_extra=MANIFEST_BODY)
-def preview_license(request: Request, body: dict[str, Any] = Body(..., media_type="application/json")) -> dict[str, Any]:
+async def preview_license(request: Request, body: dict[str, Any] = Body(..., media_type="application/json")) -> dict[str, Any]:
     """Validate a manifest and return its id, title and Markdown text without storing it."""
     state = get_state(request)
     state.preview_limiter(request)
@@ -190,8 +204,8 @@ def preview_license(request: Request, body: dict[str, Any] = Body(..., media_typ
              responses={**RATE_LIMITED, 200: {"model": LicenseCreated,
                                               "description": "The same license was recorded before"}},
              openapi_extra=MANIFEST_BODY)
-def create_license(request: Request, response: Response,
-                   body: dict[str, Any] = Body(..., media_type="application/json")) -> dict[str, Any]:
+async def create_license(request: Request, response: Response,
+                         body: dict[str, Any] = Body(..., media_type="application/json")) -> dict[str, Any]:
     """Record a license from its manifest; return its id, title, URLs and Markdown text.
 
     Creating the same manifest twice returns the same id (``created`` is then false).
@@ -200,7 +214,7 @@ def create_license(request: Request, response: Response,
     state = get_state(request)
     state.license_limiter(request)
     spec = to_spec(body)
-    lid, created = record_license(state, spec)
+    lid, created = await record_license_async(state, spec)
     response.headers["Location"] = f"/licenses/{lid}"
     if not created:
         response.status_code = 200

@@ -140,10 +140,9 @@ def _form_to_manifest(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 @router.post("/licenses", response_class=HTMLResponse)
 async def create_from_form(request: Request):
     """The generator form without JavaScript: validate, record, redirect to the license page."""
-    from starlette.concurrency import run_in_threadpool
-
+    
     from ...errors import RailtrackError
-    from .api_licenses import record_license, to_spec
+    from .api_licenses import record_license_async, to_spec
 
     state = get_state(request)
     state.license_limiter(request)
@@ -153,7 +152,7 @@ async def create_from_form(request: Request):
         spec = to_spec(manifest)
     except RailtrackError as exc:
         return _generator_page(request, form, errors=exc.message, status_code=422)
-    lid, _ = await run_in_threadpool(record_license, state, spec)
+    lid, _ = await record_license_async(state, spec)
     return RedirectResponse(f"/licenses/{lid}", status_code=303)
 
 
