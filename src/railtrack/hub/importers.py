@@ -438,8 +438,8 @@ def _stage_hub_stats(con: duckdb.DuckDBPyConnection, path: Path, rejections: Cou
 
     select = f"""
         WITH src AS (
-            SELECT row_number() OVER () AS _row_no, *, {cd} AS _cd, {bm} AS _bm
-            FROM read_parquet({_sql_str(path)})
+            SELECT file_row_number AS _row_no, *, {cd} AS _cd, {bm} AS _bm
+            FROM read_parquet({_sql_str(path)}, file_row_number = true)
         )
         SELECT _row_no AS row_no,
             nullif(trim(CAST("id" AS VARCHAR)), '') AS model_id,

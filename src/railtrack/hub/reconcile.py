@@ -44,12 +44,12 @@ RELATIONS_SQL = "('adapter', 'finetune', 'quantized', 'merge')"
 
 #: SQL computing ``tags_known, tag_licenses, licenses`` from a staging row's input columns
 #: (``tags``, ``card_licenses``): the license part of the rule above.
-_TAG_LICENSES = ("list_sort(list_distinct(list_filter(list_transform("
+TAG_LICENSES_SQL = ("list_sort(list_distinct(list_filter(list_transform("
                  "list_filter(coalesce(tags, []), lambda t: lower(t) LIKE 'license:%'), "
                  "lambda t: lower(trim(substr(t, 9)))), lambda x: x <> '')))")
 CARD_LICENSES_SQL = "list_sort(list_distinct(list_filter(coalesce(card_licenses, []), lambda x: x IS NOT NULL AND x <> '')))"
-DERIVED_SQL = (f"tags IS NOT NULL AS tags_known, {_TAG_LICENSES} AS tag_licenses, "
-               f"CASE WHEN len({CARD_LICENSES_SQL}) > 0 THEN {CARD_LICENSES_SQL} ELSE {_TAG_LICENSES} END AS licenses")
+DERIVED_SQL = ("tags IS NOT NULL AS tags_known, _tag_licenses AS tag_licenses, "
+               "CASE WHEN len(card_licenses) > 0 THEN card_licenses ELSE _tag_licenses END AS licenses")
 
 
 def build_edges(con: duckdb.DuckDBPyConnection, table: str, tree_table: str) -> None:

@@ -102,9 +102,11 @@ def create_stage(con: duckdb.DuckDBPyConnection) -> None:
 
 def insert_stage_sql(select_sql: str) -> str:
     """``INSERT INTO`` the staging table from a SELECT producing :data:`STAGE_COLUMNS` in order."""
-    names = ", ".join(f"{reconcile.CARD_LICENSES_SQL} AS card_licenses" if n == "card_licenses" else n
+    names = ", ".join(n for n, _ in STAGE_COLUMNS)
+    inner = ", ".join(f"{reconcile.CARD_LICENSES_SQL} AS card_licenses" if n == "card_licenses" else n
                       for n, _ in STAGE_COLUMNS)
-    return f"INSERT INTO {STAGE} SELECT {names}, {DERIVED_SQL} FROM ({select_sql}) AS _in"
+    return (f"INSERT INTO {STAGE} SELECT {names}, {DERIVED_SQL} FROM ("
+            f"SELECT {inner}, {reconcile.TAG_LICENSES_SQL} AS _tag_licenses FROM ({select_sql}) AS _in) AS _n")
 
 
 def drop_stage(con: duckdb.DuckDBPyConnection) -> None:

@@ -14,20 +14,9 @@ from typing import Any
 
 import duckdb
 
-from .common import HUB_CAVEAT, date_filter, family_table, license_info, require_models, share
+from .common import HUB_CAVEAT, date_filter, license_info, require_models, share
 
 MONTH = "strftime(date_trunc('month', created_at), '%Y-%m')"
-
-
-def _behavioral_ids(ids: list[str]) -> list[str]:
-    info = license_info(ids)
-    return sorted(i for i, v in info.items() if v["behavioral_use"])
-
-
-def _sql_list(values: list[str]) -> str:
-    if not values:
-        return "[]::VARCHAR[]"
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]::VARCHAR[]"
 
 
 def adoption(con: duckdb.DuckDBPyConnection, since: Any = None, until: Any = None) -> dict[str, Any]:
@@ -50,43 +39,36 @@ def adoption(con: duckdb.DuckDBPyConnection, since: Any = None, until: Any = Non
     where, params, echo = date_filter(since, until)
     src = (f"(SELECT model_id, created_at, coalesce(downloads, 0) AS downloads, "
            f"coalesce(behavioral_use, false) AS bu, licenses FROM models WHERE {where}) AS src")
-    try:
-        tot = con.execute(
-            f"""SELECT count(*), count(*) FILTER (WHERE bu), coalesce(sum(downloads), 0),
-                       coalesce(sum(downloads) FILTER (WHERE bu), 0), count(*) FILTER (WHERE created_at IS NULL)
-                FROM {src}""", params
-        ).fetchone()
-        total, bu, dl, bu_dl, undated = (int(x or 0) for x in tot)
-        lic_rows = con.execute(
-            f"""SELECT coalesce(l, 'none') AS license, count(*) AS n FROM (
-                    SELECT unnest(CASE WHEN len(licenses) = 0 THEN [NULL::VARCHAR] ELSE licenses END) AS l FROM {src})
-                GROUP BY 1 ORDER BY n DESC, license""", params
-        ).fetchall()
-        licenses = {str(k): int(v) for k, v in lic_rows}
-        ids = [k for k in licenses]
-        family_table(con, ids)
-        bu_ids = _behavioral_ids(ids)
-        fam_rows = con.execute(
-            f"""WITH pick AS (
-                    SELECT CASE WHEN len(licenses) = 0 THEN 'none'
-                                ELSE coalesce(list_filter(licenses, lambda x: list_contains({_sql_list(bu_ids)}, x))[1],
-                                              licenses[1]) END AS license,
-                           bu, downloads
-                    FROM {src})
-                SELECT coalesce(f.family, 'unknown') AS family, count(*) AS n, count(*) FILTER (WHERE bu),
-                       coalesce(sum(downloads), 0)
-                FROM pick LEFT JOIN _rt_fam f USING (license)
-                GROUP BY 1 ORDER BY n DESC, family""", params
-        ).fetchall()
-        families = {str(f): {"models": int(n), "behavioral_use": int(b), "downloads": int(d), "share": share(n, total)}
-                    for f, n, b, d in fam_rows}
-        month_rows = con.execute(
-            f"""SELECT {MONTH} AS month, count(*), count(*) FILTER (WHERE bu), coalesce(sum(downloads), 0),
-                       coalesce(sum(downloads) FILTER (WHERE bu), 0)
-                FROM {src} WHERE created_at IS NOT NULL GROUP BY 1 ORDER BY 1""", params
-        ).fetchall()
-    finally:
-        con.execute("DROP TABLE IF EXISTS _rt_fam")
+    # Two passes over the models: one grouped by declared-license list (a few hundred
+    # distinct lists even for millions of models), one by month of creation.
+    list_rows = con.execute(
+        f"""SELECT licenses, count(*), count(*) FILTER (WHERE bu), coalesce(sum(downloads), 0),
+                   coalesce(sum(downloads) FILTER (WHERE bu), 0), count(*) FILTER (WHERE created_at IS NULL)
+            FROM {src} GROUP BY licenses""", params
+    ).fetchall()
+    month_rows = con.execute(
+        f"""SELECT {MONTH} AS month, count(*), count(*) FILTER (WHERE bu), coalesce(sum(downloads), 0),
+                   coalesce(sum(downloads) FILTER (WHERE bu), 0)
+            FROM {src} WHERE created_at IS NOT NULL GROUP BY 1 ORDER BY 1""", params
+    ).fetchall()
+    total = bu = dl = bu_dl = undated = 0
+    lic_counts: dict[str, int] = {}
+    for lics, n, b, d, bd, nd in list_rows:
+        total, bu, dl, bu_dl, undated = total + n, bu + b, dl + int(d), bu_dl + int(bd), undated + nd
+        for lic in (lics or ["none"]):
+            lic_counts[lic] = lic_counts.get(lic, 0) + int(n)
+    licenses = dict(sorted(lic_counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    info = license_info(list(licenses))
+    fam: dict[str, dict[str, int]] = {}
+    for lics, n, b, d, _bd, _nd in list_rows:
+        # a model's family: that of its first behavioral-use license, else of its first license
+        pick = next((x for x in (lics or []) if info[x]["behavioral_use"]), (lics or ["none"])[0])
+        f = fam.setdefault(info[pick]["family"], {"models": 0, "behavioral_use": 0, "downloads": 0})
+        f["models"] += int(n)
+        f["behavioral_use"] += int(b)
+        f["downloads"] += int(d)
+    families = {k: {**v, "share": share(v["models"], total)}
+                for k, v in sorted(fam.items(), key=lambda kv: (-kv[1]["models"], kv[0]))}
     by_month = []
     cum_n = cum_b = 0
     for month, n, b, d, bd in month_rows:

@@ -91,23 +91,5 @@ def license_info(ids: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def family_table(con: duckdb.DuckDBPyConnection, ids: list[str]) -> None:
-    """Temp table ``_rt_fam(license, family, rank)``: family of each declared id (behavioral first)."""
-    import pyarrow as pa
-
-    info = license_info(ids)
-    lic = list(info)
-    con.register("_rt_fam_arrow", pa.table({
-        "license": pa.array(lic, pa.string()),
-        "family": pa.array([info[i]["family"] for i in lic], pa.string()),
-        "rank": pa.array([0 if info[i]["behavioral_use"] else (1 if info[i]["family"] != "unknown" else 2) for i in lic],
-                         pa.int32()),
-    }))
-    try:
-        con.execute("CREATE OR REPLACE TEMP TABLE _rt_fam AS SELECT * FROM _rt_fam_arrow")
-    finally:
-        con.unregister("_rt_fam_arrow")
-
-
 def share(part: float, whole: float) -> float:
     return round(part / whole, 6) if whole else 0.0
