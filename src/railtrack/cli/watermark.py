@@ -198,13 +198,20 @@ def evaluate_cmd(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the results JSON here."),
     model: Optional[str] = ModelOption,
     seed: int = typer.Option(1234, "--seed", help="Sampling seed."),
+    work_dir: Optional[Path] = typer.Option(None, "--work-dir",
+                                            help="Cache generations (and the evaluation key) here; lets processes share work."),
+    generate_only: bool = typer.Option(False, "--generate-only",
+                                       help="Only generate (into --work-dir); gamma:0 means the unwatermarked baseline."),
     json_out: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
 ) -> None:
     """Measure detection power, false positives on human text, robustness and perplexity cost."""
     from ..watermark.evaluate import evaluate, format_tables, parse_settings
 
     res = evaluate(n_prompts=prompts, tokens=tokens, settings=parse_settings(settings), batch_size=batch_size,
-                   human_dir=human, min_human=min_human, model=model, seed=seed)
+                   human_dir=human, min_human=min_human, model=model, seed=seed,
+                   work_dir=work_dir, generate_only=generate_only)
+    if generate_only:
+        return
     if output is not None:
         import json
 
