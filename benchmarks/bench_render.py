@@ -8,7 +8,9 @@ Targets (issue #2): at least 200 Markdown licenses/s and 20 PDF licenses/s on on
 The licenses differ in name, licensor, flavor, artifacts, restrictions (catalogue and custom),
 notice and URL. One-time set-up (imports, the first render of each format, which parses
 templates and cuts down the PDF font) is timed separately as "first call" and not counted
-in the rate. ``--check`` exits 1 when a target is missed.
+in the rate. Both the wall-clock rate (the one checked against the targets) and the rate per
+second of CPU time (what one core delivers when the machine is shared) are printed.
+``--check`` exits 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -81,21 +83,26 @@ def main(argv: list[str] | None = None) -> int:
         first_ms = (time.perf_counter() - t) * 1000
         total_bytes = 0
         t = time.perf_counter()
+        c = time.process_time()
         for spec in specs:
             total_bytes += len(render(spec, fmt))
         elapsed = time.perf_counter() - t
+        cpu = time.process_time() - c
         rate = len(specs) / elapsed
+        cpu_rate = len(specs) / cpu if cpu > 0 else float("inf")
         target = TARGETS.get(fmt)
         results.append({
             "format": fmt, "licenses": len(specs), "seconds": round(elapsed, 3), "per_second": round(rate, 1),
+            "cpu_seconds": round(cpu, 3), "per_cpu_second": round(cpu_rate, 1),
             "ms_per_license": round(1000 * elapsed / len(specs), 2), "first_call_ms": round(first_ms, 1),
             "mean_bytes": int(total_bytes / len(specs)), "target_per_second": target,
             "meets_target": None if target is None else rate >= target,
         })
         if not args.json:
-            print(f"{fmt:>7}: {rate:9.1f} licenses/s  ({1000 * elapsed / len(specs):7.2f} ms each, "
-                  f"first call {first_ms:7.1f} ms, mean {int(total_bytes / len(specs)):>6} bytes)"
-                  + ("" if target is None else f"  target >= {target:g}/s: {'met' if rate >= target else 'MISSED'}"),
+            print(f"{fmt:>7}: {rate:9.1f} licenses/s wall, {cpu_rate:9.1f}/s of CPU time  "
+                  f"({1000 * elapsed / len(specs):6.2f} ms each, first call {first_ms:7.1f} ms, "
+                  f"mean {int(total_bytes / len(specs)):>6} bytes)"
+                  + ("" if target is None else f"  target >= {target:g}/s (wall): {'met' if rate >= target else 'MISSED'}"),
                   flush=True)
     info = {
         "benchmark": "bench_render", "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),

@@ -43,6 +43,8 @@ _BOLD_STROKE = 0.025
 _BOLD_WIDEN = 1.03
 #: word -> advance width (font units) for the cut-down font; bounded, legal text reuses few words
 _SHARED_WIDTHS: dict[str, float] = {}
+#: (text, width, style, size) -> wrapped lines, for the cut-down font
+_SHARED_WRAPS: dict[tuple[str, float, str, float], list[str]] = {}
 # layout (mm and pt)
 _MARGIN_L, _MARGIN_R, _MARGIN_T, _MARGIN_B = 20.0, 20.0, 18.0, 18.0
 
@@ -184,10 +186,15 @@ class _Layout:
         self._widths = _SHARED_WIDTHS if small else {}
         self._bold = False
         self._size = 10.0
+        self._font_size = -1.0
+        # wrapped lines of the template's fixed paragraphs are the same in every document
+        self._wraps = _SHARED_WRAPS if small else {}
 
     def set_style(self, style: str, size: float) -> None:
         """Regular, or bold: filled and stroked outlines (text render mode 2), see :meth:`put`."""
-        self.pdf.set_font(_FAMILY, "", size)
+        if size != self._font_size:  # fpdf2's set_font is costly; call it only on a change
+            self.pdf.set_font(_FAMILY, "", size)
+            self._font_size = size
         self._bold = style == "B"
         self._size = size
 
@@ -220,6 +227,15 @@ class _Layout:
         return w
 
     def wrap(self, text: str, width: float, style: str, size: float) -> list[str]:
+        key = (text, width, style, size)
+        lines = self._wraps.get(key)
+        if lines is None:
+            if len(self._wraps) > 20_000:
+                self._wraps.clear()
+            lines = self._wraps[key] = self._wrap(text, width, style, size)
+        return lines
+
+    def _wrap(self, text: str, width: float, style: str, size: float) -> list[str]:
         cw = self._cw
         factor = _BOLD_WIDEN if style == "B" else 1.0
         limit = width * self.pdf.k * 1000.0 / size / factor  # in font units
@@ -253,6 +269,7 @@ class _Layout:
     def new_page(self) -> None:
         self.pdf.add_page()
         self.y = _MARGIN_T
+        self._font_size = -1.0  # the page footer changed the font: set it again
 
     def need(self, height: float) -> None:
         if self.y + height > self.bottom:
