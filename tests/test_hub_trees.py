@@ -194,3 +194,20 @@ def test_json_tree_format_and_reimport_is_idempotent(tmp_path):
     assert con.execute("SELECT count(*) FROM model_observations").fetchone()[0] == 2
     assert con.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 1
     assert con.execute("SELECT relation, source FROM base_models").fetchall() == [("finetune", "both")]
+
+
+def test_cli_sample_import_reclassify_and_conflicts(cli, tmp_path):
+    db = tmp_path / "s.duckdb"
+    r = cli("hub", "import", "--sample", "--db", db)
+    assert r.code == 0 and "133 models imported" in r.out
+    con = connect(db)
+    con.execute("UPDATE models SET behavioral_use = NULL")
+    con.close()
+    r = cli("hub", "reclassify", "--db", db)
+    assert r.code == 0 and r.out.split()[0] == "30"  # 30 sample models under behavioral-use licenses
+    r = cli("hub", "conflicts", "--field", "base_model", "--json", "--db", db)
+    assert r.code == 0
+    r = cli("hub", "conflicts", "--field", "nope", "--db", db)
+    assert r.code == 2 and "--field" in r.err
+    r = cli("hub", "import", "--db", db)
+    assert r.code == 2 and "PATH" in r.err
