@@ -116,3 +116,24 @@ def test_api_reference_page_lists_the_api(client):
     assert "/api/catalog" in schema["paths"]
     # no CDN-backed Swagger UI: the app works offline
     assert client.get("/docs").status_code == 404
+
+
+def test_cross_site_posts_are_refused_same_site_and_scripts_pass(client):
+    body = {"name": "A", "licensor": "B", "flavor": "open", "artifacts": ["model"]}
+    evil = client.post("/api/licenses", json=body, headers={"origin": "https://evil.example", "sec-fetch-site": "cross-site"})
+    assert evil.status_code == 403 and evil.json()["detail"] == "cross-site request refused"
+    form = client.post("/watchlist", data={"action": "run"}, headers={"origin": "https://evil.example"})
+    assert form.status_code == 403
+    same = client.post("/api/licenses", json=body, headers={"origin": "http://testserver", "sec-fetch-site": "same-origin"})
+    assert same.status_code == 201
+    assert client.post("/api/licenses/preview", json=body).status_code == 200  # no Origin: curl, scripts
+    assert client.get("/", headers={"origin": "https://evil.example"}).status_code == 200  # reading is fine
+
+
+def test_allowed_hosts_refuse_rebound_dns_names():
+    app = create_app(":memory:", allowed_hosts=["127.0.0.1", "localhost", "testserver"])
+    with TestClient(app) as c:
+        assert c.get("/").status_code == 200
+        resp = c.get("/", headers={"host": "attacker.example"})
+        assert resp.status_code == 400 and "unexpected Host" in resp.json()["detail"]
+        assert c.get("/", headers={"host": "localhost:8000"}).status_code == 200

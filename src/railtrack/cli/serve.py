@@ -47,8 +47,10 @@ def _serve(db: Optional[Path], host: str, port: int, rate_limit: Optional[int], 
             f"warning: listening on {host}, not on loopback: anyone who can reach this address can use the app",
             markup=False,
         )
+    # on loopback, only loopback Host names are answered (a rebound DNS name is refused)
+    allowed = ["127.0.0.1", "localhost", "::1", host] if _is_loopback(host) else None
     app = create_app(db, rate_limit=rate_limit, max_body_bytes=max_body, watermark_key=watermark_key,
-                     tokenizer=tokenizer)
+                     tokenizer=tokenizer, allowed_hosts=allowed)
     state = app.state.railtrack
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"

@@ -36,7 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..errors import NotFoundError, RailtrackError
 from ..store import connect
-from .security import BodySizeLimitMiddleware, RateLimiter, SecurityHeadersMiddleware
+from .security import BodySizeLimitMiddleware, RateLimiter, SameOriginMiddleware, SecurityHeadersMiddleware
 from .state import WebState
 from .templating import STATIC_DIR, templates
 
@@ -110,11 +110,13 @@ def create_app(
     max_body_bytes: int | None = None,
     watermark_key: str | os.PathLike[str] | None = None,
     tokenizer: str | None = None,
+    allowed_hosts: list[str] | None = None,
 ) -> FastAPI:
     """Build the railtrack web app on the store ``db`` (path, ``":memory:"`` or the default).
 
     The store is opened (and migrated) here, once; routes use cursors of that connection
-    and close it at shutdown.
+    and close it at shutdown. ``allowed_hosts`` restricts the ``Host`` header (``railtrack
+    serve`` on loopback passes the loopback names, against DNS rebinding).
     """
     per_minute = rate_limit if rate_limit is not None else _env_int("RAILTRACK_WEB_RATE_LIMIT", DEFAULT_RATE_LIMIT)
     body_limit = max_body_bytes if max_body_bytes is not None else _env_int("RAILTRACK_WEB_MAX_BODY", DEFAULT_MAX_BODY)
@@ -204,6 +206,7 @@ def create_app(
 
     # The last added is the outermost: security headers also go on the body-limit's 413.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=body_limit)
+    app.add_middleware(SameOriginMiddleware, allowed_hosts=allowed_hosts)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 

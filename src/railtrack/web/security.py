@@ -185,3 +185,47 @@ class RateLimiter:
                 detail=f"too many licenses created from this address: at most {self.per_minute} a minute; retry in {retry} s",
                 headers={"Retry-After": str(retry)},
             )
+
+
+_UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class SameOriginMiddleware:
+    """Refuse cross-site state-changing requests (CSRF) and unexpected Host headers (DNS rebinding).
+
+    A browser marks a request from another site with ``Sec-Fetch-Site: cross-site`` and an
+    ``Origin`` header; such POST/PUT/PATCH/DELETE requests get 403. Clients that are not
+    browsers (curl, scripts) send neither and are not affected. When ``allowed_hosts`` is
+    given (``railtrack serve`` on loopback passes the loopback names), any other ``Host``
+    gets 400: a page on a rebound DNS name cannot talk to the local server.
+    """
+
+    def __init__(self, app: ASGIApp, allowed_hosts: list[str] | None = None) -> None:
+        self.app = app
+        self.allowed_hosts = {h.lower() for h in allowed_hosts} if allowed_hosts else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        host = headers.get("host", "")
+        hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        hostname = hostname.strip("[]").lower()
+        if self.allowed_hosts is not None and hostname not in self.allowed_hosts:
+            await _send_json(send, 400, {"detail": f"unexpected Host header {host!r}"})
+            return
+        if scope.get("method", "GET") in _UNSAFE_METHODS:
+            site = headers.get("sec-fetch-site")
+            origin = headers.get("origin")
+            cross = site == "cross-site"
+            if origin and origin != "null":
+                from urllib.parse import urlsplit
+
+                cross = cross or urlsplit(origin).netloc.lower() != host.lower()
+            elif origin == "null":
+                cross = True
+            if cross:
+                await _send_json(send, 403, {"detail": "cross-site request refused"})
+                return
+        await self.app(scope, receive, send)

@@ -90,11 +90,16 @@ def lineage(state: WebState, model_id: str, max_depth: int | None = None) -> dic
 
 
 def run_audit(state: WebState, model_id: str, descendants: bool, max_depth: int | None = None) -> dict[str, Any]:
-    """``railtrack.adherence.audit`` on the app's store (the lineage graph is shared)."""
+    """``railtrack.adherence.audit`` on the app's store (the lineage graph is shared; results
+    are cached until the store changes)."""
     from ...adherence.audit import audit
+    from .api_reports import _cached
 
-    with state.cursor() as cur:
-        return audit(cur, model_id, descendants=descendants, max_depth=max_depth, graph=graph(state))
+    def make() -> dict[str, Any]:
+        with state.cursor() as cur:
+            return audit(cur, model_id, descendants=descendants, max_depth=max_depth, graph=graph(state))
+
+    return _cached(state, ("audit", model_id, descendants, max_depth), make, limit=64)
 
 
 class ModelHit(BaseModel):

@@ -275,7 +275,7 @@ def model_page(
     rows: list[dict[str, Any]] = []
     total_rows = 0
     if report is not None:
-        rows = report["derivatives"]
+        rows = list(report["derivatives"])  # the report is cached: never reorder it in place
         if in_store:
             rows = [d for d in rows if d.get("in_store", True)]
         if verdict:
