@@ -247,6 +247,12 @@ def match_text(text: str, index: LicenseIndex | None = None) -> Match:
     first = True
     span_refs: list[tuple[int, list[int]]] = []
     for _ in range(MAX_SPANS):
+        if claimed:
+            left = np.ones(len(hit_pos), dtype=bool)
+            for lo_c, hi_c in claimed:
+                left &= (hit_pos < lo_c) | (hit_pos > hi_c)
+            if int(left.sum()) < MIN_MATCHED:
+                break  # too little left for another license
         rnd = _Round(index, ids, hit_pos, claimed)
         if not rnd.counts:
             break
