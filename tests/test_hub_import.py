@@ -257,6 +257,16 @@ def test_local_repos_with_license_file_identification(tmp_path, reference_dir):
 def test_killed_import_leaves_previous_state(tmp_path):
     big = tmp_path / "big.parquet"
     pq.write_table(gen_hub_stats.generate(400_000, seed=1), big)
+    # how long the import takes here, and how long the CLI takes to start, so that the kill
+    # lands in the middle of the import's transaction on any machine
+    scratch = connect(tmp_path / "scratch.duckdb")
+    t = time.perf_counter()
+    import_paths(scratch, [big])
+    import_seconds = time.perf_counter() - t
+    scratch.close()
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "railtrack", "version"], capture_output=True, check=True)
+    startup = time.perf_counter() - t
     db = tmp_path / "k.duckdb"
     con = connect(db)
     import_paths(con, [write(tmp_path, "small.parquet", [{"id": "keep/me", "cardData": {"license": "mit"}}])])
@@ -264,8 +274,8 @@ def test_killed_import_leaves_previous_state(tmp_path):
     env = dict(os.environ, RAILTRACK_DB=str(db))
     proc = subprocess.Popen([sys.executable, "-m", "railtrack", "hub", "import", str(big)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(4.0)
-    assert proc.poll() is None, "the import finished before it could be killed; use a bigger file"
+    time.sleep(startup + import_seconds * 0.5)
+    assert proc.poll() is None, "the import finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     con = connect(db)

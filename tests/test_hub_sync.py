@@ -78,11 +78,19 @@ def test_incremental_sync_fetches_only_changes(online):
         assert res.models_new == 2 and res.models_updated >= 1
         assert con.execute("SELECT licenses FROM models WHERE model_id = ?", [updated["id"]]).fetchone()[0] == ["gemma"]
         assert con.execute("SELECT count(*) FROM models").fetchone()[0] == 32
+        # a --limit trial run does not move the high-water mark
+        hub.set_models(models[:4] + [updated] + models[5:] + changed + make_models(3, start=later + dt.timedelta(days=1),
+                                                                                    prefix="newer"))
+        res = sync(con, endpoint=hub.url, page_size=10, limit=1)
+        assert res.rows_imported == 1
+        res = sync(con, endpoint=hub.url, page_size=10)
+        assert res.models_new == 2  # the two newer models the trial run left out
+        assert con.execute("SELECT count(*) FROM models").fetchone()[0] == 35
         # --full ignores the high-water mark
         before = len(hub.requests)
         sync(con, endpoint=hub.url, page_size=10, full=True)
         assert len(hub.requests) - before == 4
-        assert con.execute("SELECT count(*) FROM models").fetchone()[0] == 32
+        assert con.execute("SELECT count(*) FROM models").fetchone()[0] == 35
 
 
 def test_sync_gives_up_with_one_clear_error(online):

@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
     @hub_app.command("sync")
     def sync_cmd(
         endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Hub endpoint. Default: $HF_ENDPOINT, else https://huggingface.co."),
-        limit: Optional[int] = typer.Option(None, "--limit", help="Stop after this many models (for a trial run)."),
+        limit: Optional[int] = typer.Option(None, "--limit", help="Stop after this many models (a trial run: the next sync still fetches what it left out)."),
         page_size: int = typer.Option(1000, "--page-size", help="Models per API page (the Hub serves at most 1000)."),
         search: Optional[str] = typer.Option(None, "--search", help="Only models whose id contains this text."),
         author: Optional[str] = typer.Option(None, "--author", help="Only models of this author/organisation."),

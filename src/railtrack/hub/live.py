@@ -189,7 +189,8 @@ def sync(
 ) -> st.ImportResult:
     """Sync models changed since the last completed sync (or everything: ``full=True``).
 
-    ``token`` defaults to ``$HF_TOKEN``; ``endpoint`` to ``$HF_ENDPOINT``. Returns the
+    ``token`` defaults to ``$HF_TOKEN``; ``endpoint`` to ``$HF_ENDPOINT``. ``limit`` makes a
+    trial run of at most that many models, which does not move the high-water mark. Returns the
     :class:`~railtrack.hub.stage.ImportResult` of the (possibly resumed) run. Each request
     is retried up to ``max_retries`` times (huggingface_hub's backoff) before a clear
     :class:`~railtrack.errors.InputError`; the run then stays resumable.
@@ -222,7 +223,7 @@ def sync(
             params["search"] = search
         if author:
             params["author"] = author
-    done = False
+    done = limited = False
     fetched_this_call = 0
     while not done:
         response = _fetch(url, params, headers, max_retries)
@@ -252,7 +253,7 @@ def sync(
                 done = True  # older than the previous sync's newest change: everything after is known
                 continue
             if limit is not None and fetched_this_call >= limit:
-                done = True
+                done = limited = True
                 continue
             row["row_no"] = rows_read + len(rows)
             rows.append(row)
@@ -265,6 +266,8 @@ def sync(
             if cur is None or newest > cur:
                 state["new_hwm"] = newest.isoformat()
         state["pages"] = int(state.get("pages", 0)) + 1
+        if limited:  # a trial run: older changes were not fetched, so the high-water mark stays
+            state["new_hwm"] = state.get("hwm")
         # One transaction per page: the rows and the cursor of the next page.
         con.execute("BEGIN TRANSACTION")
         try:
