@@ -372,7 +372,7 @@ def _compare(profile: BaseProfile, sck: Checkpoint, opts: CompareOptions,
 
     layers = sorted(set(blay.layers) & set(slay.layers))
     details["layers_compared"] = len(layers)
-    details["layers"] = {"base": blay.n_layers, "suspect": slay.n_layers}
+    details["layer_count"] = {"base": blay.n_layers, "suspect": slay.n_layers}
     for i, layer in enumerate(layers):
         group_reps: dict[str, np.ndarray] = {}
         units: dict[str, tuple[int, int]] = {}

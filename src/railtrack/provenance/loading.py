@@ -136,10 +136,18 @@ class Checkpoint:
             finally:
                 del mm
             return out
-        out = [self.read(name, int(r), int(r) + 1) for r in rows]
-        if not out:
+        if len(rows) == 0:
             return np.zeros((0,) + tuple(info.shape[1:]), dtype=np.float32)
-        return np.concatenate(out, axis=0)
+        if info.numel <= CHUNK_ELEMENTS or self.format == "gguf" and len(rows) > 64:
+            lo, hi = int(rows.min()), int(rows.max()) + 1
+            return self.read(name, lo, hi)[rows - lo]
+        if self.format == "safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(info.file), framework="numpy") as fh:
+                sl = fh.get_slice(name)
+                return np.concatenate([np.asarray(sl[int(r):int(r) + 1], dtype=np.float32) for r in rows])
+        return np.concatenate([self.read(name, int(r), int(r) + 1) for r in rows], axis=0)
 
     def iter_rows(self, name: str, chunk_elements: int = CHUNK_ELEMENTS) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(start_row, rows)`` float32 chunks covering tensor ``name``."""

@@ -56,22 +56,30 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, _EPS)[..., None]
 
 
-def _lap_mean(sim: np.ndarray, top: int) -> float:
+def _top_columns(sims: np.ndarray, top: int) -> np.ndarray:
+    """Indices ``(..., k, top)`` of each row's ``top`` largest entries (repeated argmax; ``sims`` is restored)."""
+    picked: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    for _ in range(top):
+        a = sims.argmax(axis=-1)[..., None]
+        picked.append(a)
+        values.append(np.take_along_axis(sims, a, axis=-1))
+        np.put_along_axis(sims, a, -np.inf, axis=-1)
+    for a, v in zip(reversed(picked), reversed(values)):
+        np.put_along_axis(sims, a, v, axis=-1)
+    return np.concatenate(picked, axis=-1)
+
+
+def _lap_mean(sim: np.ndarray, cand: np.ndarray | None) -> float:
     """Mean cosine of a one-to-one matching of the rows of ``sim`` to its columns.
 
-    The assignment is restricted to the union of each row's ``top`` best columns, which keeps
-    it cheap for tens of thousands of suspect units and never changes a clear match.
+    The assignment is restricted to ``cand``, the union of each row's best columns, which
+    keeps it cheap for tens of thousands of suspect units and never changes a clear match.
     """
     k, m = sim.shape
     if k == 0 or m == 0:
         return 0.0
-    top = max(1, min(top, m))
-    if m > top:
-        cand = np.argpartition(-sim, top - 1, axis=1)[:, :top]
-        cols = np.unique(cand)
-        sub = sim[:, cols]
-    else:
-        sub = sim
+    sub = sim[:, np.unique(cand)] if cand is not None else sim
     rows, picked = linear_sum_assignment(sub, maximize=True)
     return float(sub[rows, picked].mean()) if len(rows) else 0.0
 
@@ -87,11 +95,14 @@ def matched_scores(base_proj: np.ndarray, suspect_proj: np.ndarray, top: int = 8
     n_rep = base_proj.shape[0]
     out = np.empty(n_rep, dtype=np.float64)
     st = np.ascontiguousarray(suspect_proj.T)
+    m = st.shape[1]
+    top = max(1, min(top, m))
     for a in range(0, n_rep, chunk):
         block = base_proj[a:a + chunk]  # (c, k, r)
         sims = block @ st  # (c, k, m)
+        cand = _top_columns(sims, top) if m > top else None
         for i in range(block.shape[0]):
-            out[a + i] = _lap_mean(sims[i], top)
+            out[a + i] = _lap_mean(sims[i], None if cand is None else cand[i])
     return out
 
 
