@@ -20,7 +20,8 @@ from ..errors import NotFoundError
 from .evidence import Evidence, gather
 from .licenses import LicenseInfo, classify, direction
 from .lineage import LineageGraph, LineageNode
-from .rules import CANNOT_TELL, COMPLIANT, VERDICTS, VIOLATION, Context, Family, Rule, RuleResult, governed, rules_for, worst
+from .rules import (CANNOT_TELL, COMPLIANT, VERDICTS, VIOLATION, Context, Family, Rule, RuleResult, _excerpt, governed,
+                    rules_for, worst)
 
 
 def base_licenses(ev: Evidence) -> list[LicenseInfo]:
@@ -65,6 +66,36 @@ def set_category(licenses: Iterable[str]) -> LicenseInfo:
     return best
 
 
+def _worst(results: list[dict[str, Any]]) -> str:
+    verdict = COMPLIANT
+    for r in results:
+        v = r["verdict"]
+        if v == VIOLATION:
+            return v
+        if v == CANNOT_TELL:
+            verdict = v
+    return verdict
+
+
+_UNMEMOISED = frozenset({"naming"})  # reads the model name
+_MAX_VARIANTS = 32
+
+
+def _replays(ev: Evidence, log: list[Any]) -> bool:
+    """Whether this model's card answers every logged query as the recorded one did."""
+    card = ev.card
+    for pattern, body_only, outcome in log:
+        hay = (ev.card_body if body_only else ev.card_norm) if card else ""
+        if isinstance(pattern, str):
+            got = pattern if hay and pattern in hay else None
+        else:
+            m = pattern.search(hay) if hay else None
+            got = m.group(0) if m else None
+        if got != outcome:
+            return False
+    return True
+
+
 @dataclass
 class _Governing:
     ancestor: str
@@ -81,7 +112,14 @@ class Auditor:
         self.evidence: dict[str, Evidence] = {}
         self._own: dict[str, list[LicenseInfo]] = {}
         self._gov: dict[str, dict[str, _Governing]] = {}
+        self._via: dict[str, dict[str, _Governing]] = {}  # parent -> obligations of its single-parent children
         self._carded: set[str] = set()
+        self._rule_cache: dict[tuple[str, str, str], list[Any]] = {}
+        self._sigs: dict[str, tuple[Any, ...]] = {}
+        self._memo: dict[tuple[Any, ...], list[tuple[list[Any], list[Any], list[Any]]]] = {}
+        self._plans: dict[tuple[Any, ...], list[Any]] = {}
+        self._plan_by_gov: dict[tuple[int, str], list[Any]] = {}  # governing dicts live as long as the auditor
+        self._families: dict[str, Family] = {}
 
     # -- data ------------------------------------------------------------------------------
     def _load(self, ids: Iterable[str], with_cards: bool) -> None:
@@ -119,9 +157,17 @@ class Auditor:
     def governing(self, model_id: str) -> dict[str, _Governing]:
         """License id -> nearest ancestor holding it, over all ancestors (merges: all bases)."""
         memo = self._gov
-        if model_id in memo:
-            return memo[model_id]
+        hit = memo.get(model_id)
+        if hit is not None:
+            return hit
         parents = self.graph.parents
+        plist = parents.get(model_id, ())
+        if len(plist) == 1:
+            # every single-parent child of p is bound by the same obligations: computed once per parent
+            via = self._via.get(plist[0][0])
+            if via is not None:
+                memo[model_id] = via
+                return via
         stack = [model_id]
         opened: set[str] = set()
         while stack:
@@ -135,8 +181,13 @@ class Auditor:
                 if pending:
                     stack.extend(pending)
                     continue
+            plist = parents.get(x, ())
+            if len(plist) == 1 and plist[0][0] in self._via:
+                memo[x] = self._via[plist[0][0]]
+                stack.pop()
+                continue
             res: dict[str, _Governing] = {}
-            for p, _ in parents.get(x, ()):
+            for p, _ in plist:
                 for info in self.own(p):
                     cur = res.get(info.id)
                     if cur is None or cur.distance > 1:
@@ -145,30 +196,49 @@ class Auditor:
                     cur = res.get(lic)
                     if cur is None or cur.distance > g.distance + 1:
                         res[lic] = _Governing(g.ancestor, g.distance + 1, g.info)
+            if len(plist) == 1:
+                p0 = plist[0][0]
+                if not self.own(p0) and p0 in memo:
+                    res = memo[p0]  # nothing new from the parent itself: share its dict (read-only)
+                self._via[p0] = res
             memo[x] = res
             stack.pop()
         return memo[model_id]
 
     # -- evaluation ------------------------------------------------------------------------
-    def evaluate(self, model_id: str, relation: str) -> list[RuleResult]:
+    def _rules_for(self, info: LicenseInfo, relation: str) -> list[Any]:
+        key = (info.id, info.source, relation)
+        hit = self._rule_cache.get(key)
+        if hit is None:
+            hit = self._rule_cache[key] = rules_for(info, relation)
+        return hit
+
+    def _signature(self, ev: Evidence) -> tuple[Any, ...]:
+        """Everything a built-in check reads from a model, except its card and name."""
+        sig = self._sigs.get(ev.id)
+        if sig is None:
+            lf, nf, pf = ev.file_classes()
+            sig = (tuple(ev.licenses), ev.license_name, ev.license_link, ev.identified_license, ev.identified_source,
+                   tuple(ev.license_files), ev.files is None, tuple(lf), tuple(nf), tuple(pf), ev.card is None)
+            self._sigs[ev.id] = sig
+        return sig
+
+    def _plugin_family(self, name: str) -> Family:
+        fam = self._families.get(name)
+        if fam is None:
+            fam = self._families[name] = Family(name, name)
+        return fam
+
+    def evaluate(self, model_id: str, relation: str) -> list[dict[str, Any]]:
+        """The rule results (dicts) for one model; see :meth:`_evaluate_rules` for the memo."""
         ev = self.evidence[model_id]
         if not ev.in_store:
             return [RuleResult("lineage/model-in-store", CANNOT_TELL,
                                f"{model_id} is named as a derivative but has no record in the store", [],
-                               None, None, "The derivative's metadata is known")]
+                               None, None, "The derivative's metadata is known").to_dict()]
         gov = self.governing(model_id)
-        results: list[RuleResult] = []
         rel = relation if relation in ("finetune", "adapter", "quantized", "merge") else "unknown"
-        for lic in sorted(gov):
-            g = gov[lic]
-            for rule in rules_for(g.info, rel):
-                family = rule.family if isinstance(getattr(rule, "family", None), Family) else \
-                    Family(str(getattr(rule, "family", "plugin")), str(getattr(rule, "family", "plugin")))
-                ctx = Context.build(ev, rel, g.ancestor, g.info, family)
-                res = rule.evaluate(ctx)
-                if not isinstance(res, RuleResult):
-                    res = RuleResult(**dict(res))
-                results.append(res)
+        results = self._evaluate_rules(ev, gov, rel) if gov else []
         if not gov:
             for p, _ in self.graph.parents.get(model_id, ()):
                 pev = self.evidence.get(p)
@@ -176,14 +246,97 @@ class Auditor:
                     results.append(RuleResult("lineage/base-known", CANNOT_TELL,
                                               f"base {p} is not in the store, so its license obligations are unknown",
                                               [{"source": "base_model", "value": p}], p, None,
-                                              "The base model's license is known"))
+                                              "The base model's license is known").to_dict())
                 elif not pev.licenses and not pev.license_name and not pev.identified_license \
                         and not self._ancestry([p]):
                     results.append(RuleResult("lineage/base-license-known", CANNOT_TELL,
                                               f"base {p} declares no license, so its obligations are unknown",
                                               [{"source": "base_model", "value": p}], p, None,
-                                              "The base model's license is known"))
+                                              "The base model's license is known").to_dict())
         return results
+
+    def _plan(self, gov: dict[str, "_Governing"], rel: str) -> list[tuple[Any, "_Governing", Family]]:
+        """The (rule, governing base, family) triples that apply; cached per governing set and relation."""
+        fast = self._plan_by_gov.get((id(gov), rel))
+        if fast is not None:
+            return fast
+        key = (tuple((lic, gov[lic].ancestor) for lic in sorted(gov)), rel)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = []
+            for lic in sorted(gov):
+                g = gov[lic]
+                for rule in self._rules_for(g.info, rel):
+                    family = rule.family if isinstance(getattr(rule, "family", None), Family) else \
+                        self._plugin_family(str(getattr(rule, "family", "plugin")))
+                    plan.append((rule, g, family))
+            self._plans[key] = plan
+        self._plan_by_gov[(id(gov), rel)] = plan
+        return plan
+
+    def _evaluate_rules(self, ev: Evidence, gov: dict[str, "_Governing"], rel: str) -> list[dict[str, Any]]:
+        """Evaluate every applicable rule. Results are memoised per model *signature* (everything a
+        built-in check reads except the card and the name) together with the answers the card gave
+        to the checks' phrase queries: a later model with the same signature whose card answers
+        those queries the same way gets the same verdicts and reasons, with quotes re-cut from its
+        own card. Exact, since a check is a deterministic function of exactly that input. Rules
+        that read the name (naming) and plugin rules are always evaluated."""
+        plan = self._plan(gov, rel)
+        key = (id(plan), self._signature(ev))
+        variants = self._memo.get(key)
+        if variants:
+            for log, templates, slots in variants:
+                if _replays(ev, log):
+                    return self._instantiate(ev, plan, rel, templates, slots)
+        declared = [classify(t) for t in ev.licenses]
+        contexts: dict[tuple[int, int], Context] = {}
+        templates: list[dict[str, Any] | None] = []
+        slots: list[tuple[int, int, str, bool]] = []
+        union: dict[tuple[int, bool], tuple[Any, bool, str | None]] = {}
+        for i, (rule, g, family) in enumerate(plan):
+            ctx = contexts.get((id(g), id(family)))
+            if ctx is None:
+                ctx = contexts[(id(g), id(family))] = Context(ev, rel, g.ancestor, g.info, family, declared)
+            ctx.log = []
+            res = rule.evaluate(ctx)
+            if not isinstance(res, RuleResult):
+                res = RuleResult(**dict(res))
+            d = res.to_dict()
+            memo_ok = isinstance(rule, Rule) and rule.check not in _UNMEMOISED
+            templates.append(d if memo_ok else None)
+            for pattern, body_only, outcome, e in ctx.log:
+                union[(id(pattern), body_only)] = (pattern, body_only, outcome)
+                if memo_ok and e is not None:
+                    for j, item in enumerate(d["evidence"]):
+                        if item is e:
+                            slots.append((i, j, outcome, body_only))  # type: ignore[arg-type]
+        variants = self._memo.setdefault(key, [])
+        if len(variants) < _MAX_VARIANTS:
+            variants.append((list(union.values()), templates, slots))
+        return self._instantiate(ev, plan, rel, templates, slots, fresh=True)
+
+    def _instantiate(self, ev: Evidence, plan: list[Any], rel: str, templates: list[dict[str, Any] | None],
+                     slots: list[tuple[int, int, str, bool]], fresh: bool = False) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for i, tpl in enumerate(templates):
+            if tpl is None:
+                rule, g, family = plan[i]
+                ctx = Context(ev, rel, g.ancestor, g.info, family)
+                res = rule.evaluate(ctx)
+                if not isinstance(res, RuleResult):
+                    res = RuleResult(**dict(res))
+                out.append(res.to_dict())
+            else:
+                out.append(tpl if fresh else dict(tpl))
+        if not fresh:
+            for i, j, phrase, body_only in slots:
+                hay = ev.card_body if body_only else ev.card_norm
+                k = hay.find(phrase)
+                d = out[i]
+                if d["evidence"] is templates[i]["evidence"]:  # type: ignore[index]
+                    d["evidence"] = list(d["evidence"])
+                d["evidence"][j] = {"source": "card", "quote": _excerpt(hay, k, k + len(phrase))}
+        return out
 
     def entry(self, node: LineageNode) -> dict[str, Any]:
         ev = self.evidence[node.id]
@@ -200,27 +353,30 @@ class Auditor:
             "declared_license": ev.declared,
             "license_name": ev.license_name,
             "in_store": ev.in_store,
-            "verdict": worst(r.verdict for r in results),
-            "rules": [r.to_dict() for r in results],
+            "verdict": _worst(results),
+            "rules": results,
         }
 
 
 def _edge_drift(edges: list[tuple[str, str, str]], evidence: dict[str, Evidence]) -> dict[str, Any]:
     """Mutation rate and direction per relation over edges whose two license sets are known."""
-    per: dict[str, dict[str, Any]] = {}
-    total_n, total_m = 0, 0.0
+    pairs: Counter[tuple[str, tuple[str, ...], tuple[str, ...]]] = Counter()
     for child, parent, rel in edges:
         ce, pe = evidence.get(child), evidence.get(parent)
         if ce is None or pe is None or not ce.licenses or not pe.licenses:
             continue
-        m = mutation(pe.licenses, ce.licenses)
+        pairs[(rel, tuple(pe.licenses), tuple(ce.licenses))] += 1
+    per: dict[str, dict[str, Any]] = {}
+    total_n, total_m = 0, 0.0
+    for (rel, pl, cl), n in pairs.items():
+        m = mutation(pl, cl)
         d = per.setdefault(rel, {"edges": 0, "mutated": 0, "mutation_rate": 0.0, "direction": Counter()})
-        d["edges"] += 1
-        d["mutated"] += m > 0
-        d["mutation_rate"] += m
-        d["direction"][direction(set_category(pe.licenses), set_category(ce.licenses)) if m > 0 else "unchanged"] += 1
-        total_n += 1
-        total_m += m
+        d["edges"] += n
+        d["mutated"] += n if m > 0 else 0
+        d["mutation_rate"] += m * n
+        d["direction"][direction(set_category(pl), set_category(cl)) if m > 0 else "unchanged"] += n
+        total_n += n
+        total_m += m * n
     out = {}
     for rel, d in sorted(per.items()):
         out[rel] = {"edges": d["edges"], "mutated": d["mutated"],

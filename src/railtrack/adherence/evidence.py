@@ -19,14 +19,22 @@ _WS = re.compile(r"\s+")
 _FRONT = re.compile(r"\A\ufeff?\s*---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
 
 
+_TRANS = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u00a9": "(c)"})
+
+
 def normalize_text(text: str) -> str:
     """Lowercase, unify quotes and the copyright sign, collapse whitespace (for phrase search)."""
-    t = text.lower().replace("\u2019", "'").replace("\u201c", '"').replace("\u201d", '"')
-    t = t.replace("\u00a9", "(c)").replace("&copy;", "(c)").replace("\\n", " ")
-    return _WS.sub(" ", t)
+    t = text.lower()
+    if not t.isascii():
+        t = t.translate(_TRANS)
+    if "&copy;" in t:
+        t = t.replace("&copy;", "(c)")
+    if "\\n" in t:
+        t = t.replace("\\n", " ")
+    return " ".join(t.split())
 
 
-@dataclass
+@dataclass(slots=True)
 class Evidence:
     """Everything the store knows about one model that bears on its license obligations."""
 
@@ -42,6 +50,15 @@ class Evidence:
     card: str | None = None
     _norm: str | None = field(default=None, repr=False)
     _body: str | None = field(default=None, repr=False)
+    _classes: tuple[list[str], list[str], list[str]] | None = field(default=None, repr=False)
+    _declared: str | None = field(default=None, repr=False)
+
+    def file_classes(self) -> tuple[list[str], list[str], list[str]]:
+        """(license files, NOTICE files, policy files) at the repository root; empty when unknown."""
+        if self._classes is None:
+            files = _top(self.files) if self.files else []
+            self._classes = (_license_like(files), _notices(files), _policies(files)) if files else ([], [], [])
+        return self._classes
 
     @property
     def name(self) -> str:
@@ -51,25 +68,39 @@ class Evidence:
     @property
     def declared(self) -> str:
         """Declared license(s) as shown in reports: ``a,b`` or ``none``."""
-        return ",".join(self.licenses) if self.licenses else "none"
+        d = self._declared
+        if d is None:
+            d = self._declared = ",".join(self.licenses) if self.licenses else "none"
+        return d
+
+    def _normalise(self) -> None:
+        card = self.card
+        if not card:
+            self._norm = self._body = ""
+            return
+        m = _FRONT.match(card)
+        if m is None:
+            self._norm = self._body = normalize_text(card)
+            return
+        # the front matter ends right after a newline, so normalising the two parts separately
+        # and joining them with one space equals normalising the whole card
+        head, body = normalize_text(card[:m.end()]), normalize_text(card[m.end():])
+        self._body = body
+        self._norm = f"{head} {body}" if head and body else head or body
 
     @property
     def card_norm(self) -> str:
         """The whole card (front matter included), normalised for phrase search."""
         if self._norm is None:
-            self._norm = normalize_text(self.card) if self.card else ""
-        return self._norm
+            self._normalise()
+        return self._norm  # type: ignore[return-value]
 
     @property
     def card_body(self) -> str:
         """The card's Markdown body without its YAML front matter, normalised."""
         if self._body is None:
-            if not self.card:
-                self._body = ""
-            else:
-                m = _FRONT.match(self.card)
-                self._body = normalize_text(self.card[m.end():] if m else self.card)
-        return self._body
+            self._normalise()
+        return self._body  # type: ignore[return-value]
 
     def has_metadata(self) -> bool:
         return bool(self.card and _FRONT.match(self.card))
@@ -85,6 +116,21 @@ class Evidence:
         return ("..." if start else "") + hay[start:end].strip() + ("..." if end < len(hay) else "")
 
 
+def _sql_top(cond: str) -> str:
+    return (f"list_filter(m.files, lambda f: NOT contains(f, '/') AND NOT contains(f, '\\') AND ({cond}))")
+
+
+_SQL_CLASSES = ", ".join([
+    _sql_top("contains(lower(f), 'license') OR contains(lower(f), 'licence') OR starts_with(lower(f), 'copying') "
+             "OR starts_with(lower(f), 'terms_of_use') OR starts_with(lower(f), 'terms-of-use')"),
+    _sql_top("starts_with(lower(f), 'notice')"),
+    _sql_top("contains(lower(f), 'use_policy') OR contains(lower(f), 'use-policy') OR contains(lower(f), 'usepolicy') "
+             "OR contains(lower(f), 'acceptable_use') OR contains(lower(f), 'acceptable-use') "
+             "OR contains(lower(f), 'prohibited_use') OR contains(lower(f), 'prohibited-use') "
+             "OR starts_with(lower(f), 'aup.') OR lower(f) = 'aup'"),
+])
+
+
 def gather(con: duckdb.DuckDBPyConnection, ids: Iterable[str], *, with_cards: bool = True) -> dict[str, Evidence]:
     """Load the evidence of every model in ``ids`` with three set-based queries.
 
@@ -98,19 +144,27 @@ def gather(con: duckdb.DuckDBPyConnection, ids: Iterable[str], *, with_cards: bo
     name = "_rt_adherence_ids"
     con.register(name, tbl)
     try:
+        # file-name classes are computed by DuckDB (same rules as the Python helpers below)
         rows = con.execute(
             f"SELECT m.model_id, m.licenses, m.license_name, m.license_link, m.identified_license, "
-            f"m.identified_source, m.files FROM models m JOIN {name} w USING (model_id)"
+            f"m.identified_source, m.files, {_SQL_CLASSES} FROM models m JOIN {name} w USING (model_id)"
         ).fetchall()
-        for mid, lic, lname, llink, ident, isrc, files in rows:
-            out[mid] = Evidence(mid, True, [str(x).lower() for x in (lic or []) if x], lname, llink,
-                                ident, isrc, list(files) if files is not None else None)
+        for mid, lic, lname, llink, ident, isrc, files, lf, nf, pf in rows:
+            # license ids are stored lowercase (store convention); guard against stray empties only
+            if lic is None:
+                lic = []
+            elif "" in lic or None in lic:
+                lic = [x for x in lic if x]
+            e = Evidence(mid, True, lic, lname, llink, ident, isrc, files)
+            e._classes = (lf or [], nf or [], pf or [])
+            out[mid] = e
         if with_cards:
             for mid, card in con.execute(
                 f"SELECT c.model_id, c.card FROM model_cards c JOIN {name} w USING (model_id)"
             ).fetchall():
-                if mid in out:
-                    out[mid].card = card
+                e = out.get(mid)
+                if e is not None:
+                    e.card = card
         for mid, path, ident in con.execute(
             f"SELECT f.model_id, f.path, f.identified FROM license_files f JOIN {name} w USING (model_id) "
             f"ORDER BY f.model_id, f.path"
@@ -132,32 +186,43 @@ def _base(path: str) -> str:
 
 def _top(files: Iterable[str]) -> list[str]:
     """Files at the repository root (a LICENSE inside a vendored folder is not the repo's license)."""
-    return [f for f in files if "/" not in f.replace("\\", "/").strip("/")]
+    return [f for f in files if "/" not in f and "\\" not in f]
+
+
+def _license_like(files: list[str]) -> list[str]:
+    out = []
+    for f in files:
+        b = f.lower()
+        if "license" in b or "licence" in b or b.startswith(("copying", "terms_of_use", "terms-of-use")):
+            out.append(f)
+    return out
+
+
+def _policies(files: list[str]) -> list[str]:
+    out = []
+    for f in files:
+        b = f.lower()
+        if ("use_policy" in b or "use-policy" in b or "usepolicy" in b or "acceptable_use" in b
+                or "acceptable-use" in b or "prohibited_use" in b or "prohibited-use" in b
+                or b.startswith("aup.") or b == "aup"):
+            out.append(f)
+    return out
+
+
+def _notices(files: list[str]) -> list[str]:
+    return [f for f in files if f.lower().startswith("notice")]
 
 
 def license_like_files(files: Iterable[str]) -> list[str]:
-    """Files that hold a license text: LICENSE, LICENCE.md, COPYING, llama2-license.txt ..."""
-    out = []
-    for f in _top(files):
-        b = _base(f)
-        if "license" in b or "licence" in b or b.startswith("copying") or b.startswith("terms_of_use") \
-                or b.startswith("terms-of-use"):
-            out.append(f)
-    return out
+    """Root-level files that hold a license text: LICENSE, LICENCE.md, COPYING, llama2-license.txt ..."""
+    return _license_like(_top(files))
 
 
 def policy_files(files: Iterable[str]) -> list[str]:
-    """Files that hold an acceptable/prohibited-use policy: USE_POLICY.md, AUP.md ..."""
-    out = []
-    for f in _top(files):
-        b = _base(f)
-        if "use_policy" in b or "use-policy" in b or "usepolicy" in b or "acceptable_use" in b \
-                or "acceptable-use" in b or "prohibited_use" in b or "prohibited-use" in b \
-                or b.startswith("aup.") or b == "aup":
-            out.append(f)
-    return out
+    """Root-level files that hold an acceptable/prohibited-use policy: USE_POLICY.md, AUP.md ..."""
+    return _policies(_top(files))
 
 
 def notice_files(files: Iterable[str]) -> list[str]:
-    """Files named NOTICE (any extension)."""
-    return [f for f in _top(files) if _base(f).startswith("notice")]
+    """Root-level files named NOTICE (any extension)."""
+    return _notices(_top(files))

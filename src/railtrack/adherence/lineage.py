@@ -25,7 +25,7 @@ import duckdb
 RELATIONS = ("finetune", "adapter", "quantized", "merge", "unknown")
 
 
-@dataclass
+@dataclass(slots=True)
 class LineageNode:
     """One model reached by a traversal from ``root``.
 

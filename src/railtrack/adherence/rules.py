@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Protocol
 import yaml
 
 from ..errors import InputError
-from .evidence import Evidence, license_like_files, normalize_text, notice_files, policy_files
+from .evidence import Evidence, normalize_text
 from .licenses import LicenseInfo, classify, license_markers
 
 COMPLIANT, VIOLATION, CANNOT_TELL = "compliant", "violation", "cannot-tell"
@@ -104,46 +104,126 @@ class RuleLike(Protocol):  # pragma: no cover - typing only
     def evaluate(self, ctx: "Context") -> RuleResult: ...
 
 
-@dataclass
-class Context:
-    """What a rule sees: the derivative, its relation, the governing base and its license."""
+_MATCHERS: dict[tuple[int, str], tuple[tuple[str, ...], tuple[str, ...], "re.Pattern[str] | None", "re.Pattern[str] | None"]] = {}
 
-    model: Evidence
-    relation: str
-    base_id: str
-    base: LicenseInfo
-    family: Family
-    declared: list[LicenseInfo] = field(default_factory=list)
+
+def _alternation(phrases: Iterable[str]) -> "re.Pattern[str] | None":
+    phrases = [p for p in phrases if p]
+    if not phrases:
+        return None
+    # longest first, so that the quoted match is the most specific phrase
+    return re.compile("|".join(re.escape(p) for p in sorted(set(phrases), key=len, reverse=True)))
+
+
+def _matchers(family: Family, base_id: str):
+    """(names, links, text regex, names-or-links regex) for a family and a base license; cached."""
+    key = (id(family), base_id)
+    hit = _MATCHERS.get(key)
+    if hit is None:
+        reg_names, reg_links = license_markers(base_id)
+        names = tuple(dict.fromkeys((*family.names, *reg_names)))
+        links = tuple(dict.fromkeys((*family.links, *reg_links)))
+        hit = (names, links, _alternation(family.text), _alternation((*names, *links)))
+        _MATCHERS[key] = hit
+    return hit
+
+
+def _excerpt(hay: str, i: int, j: int, width: int = 80) -> str:
+    start = max(0, i - width // 2)
+    end = min(len(hay), j + width // 2)
+    return ("..." if start else "") + hay[start:end].strip() + ("..." if end < len(hay) else "")
+
+
+class Context:
+    """What a rule sees: the derivative, its relation, the governing base and its license.
+
+    One context serves every rule of a family for one derivative, so the shared evidence
+    (references to the base license, the pasted text, declared licenses that carry it) is
+    computed once.
+    """
+
+    __slots__ = ("model", "relation", "base_id", "base", "family", "declared", "_carrying", "_text", "_refs",
+                 "log", "_text_log", "_refs_log")
+
+    def __init__(self, model: Evidence, relation: str, base_id: str, base: LicenseInfo, family: Family,
+                 declared: list[LicenseInfo] | None = None) -> None:
+        self.model = model
+        self.relation = relation
+        self.base_id = base_id
+        self.base = base
+        self.family = family
+        self.declared = declared if declared is not None else [classify(t) for t in model.licenses]
+        self._carrying: list[LicenseInfo] | None = None
+        self._text: Any = False
+        self._refs: list[dict[str, Any]] | None = None
+        # card queries made while evaluating the current rule: (pattern, body_only, outcome, evidence
+        # dict or None); lets an audit reuse a rule's result for another model whose card answers
+        # the same queries the same way (see Auditor)
+        self.log: list[tuple[Any, bool, str | None, dict[str, Any] | None]] = []
+        self._text_log: list[Any] = []
+        self._refs_log: list[Any] = []
+
+    # -- card queries (logged) -------------------------------------------------------------
+    def _hay(self, body_only: bool) -> str:
+        return self.model.card_body if body_only else self.model.card_norm
+
+    def find(self, phrase: str, body_only: bool = False) -> dict[str, Any] | None:
+        """Evidence ``{"source": "card", "quote": ...}`` when the normalised card contains ``phrase``."""
+        hay = self._hay(body_only) if self.model.card else ""
+        i = hay.find(phrase) if hay else -1
+        ev = None
+        if i >= 0:
+            ev = {"source": "card", "quote": _excerpt(hay, i, i + len(phrase))}
+        self.log.append((phrase, body_only, phrase if ev else None, ev))
+        return ev
+
+    def search(self, rx: "re.Pattern[str]", body_only: bool = False) -> dict[str, Any] | None:
+        """Like :meth:`find` for the first match of a compiled alternation of phrases."""
+        hay = self._hay(body_only) if self.model.card else ""
+        m = rx.search(hay) if hay else None
+        ev = {"source": "card", "quote": _excerpt(hay, m.start(), m.end())} if m else None
+        self.log.append((rx, body_only, m.group(0) if m else None, ev))
+        return ev
 
     @classmethod
     def build(cls, model: Evidence, relation: str, base_id: str, base: LicenseInfo, family: Family) -> "Context":
-        return cls(model, relation, base_id, base, family, [classify(t) for t in model.licenses])
+        return cls(model, relation, base_id, base, family)
 
     # -- shared evidence helpers -----------------------------------------------------------
     def carrying_declared(self) -> list[LicenseInfo]:
-        return [d for d in self.declared if self.family.carries(d, self.base)]
+        """Declared licenses of the derivative that carry the base license's restrictions."""
+        if self._carrying is None:
+            self._carrying = [d for d in self.declared if self.family.carries(d, self.base)]
+        return self._carrying
 
     def name_markers(self) -> tuple[str, ...]:
-        names, _ = license_markers(self.base.id)
-        return tuple(dict.fromkeys((*self.family.names, *names)))
+        return _matchers(self.family, self.base.id)[0]
 
     def link_markers(self) -> tuple[str, ...]:
-        _, links = license_markers(self.base.id)
-        return tuple(dict.fromkeys((*self.family.links, *links)))
+        return _matchers(self.family, self.base.id)[1]
 
     def text_in_card(self) -> dict[str, Any] | None:
         """The license text itself pasted into the card (a distinctive phrase of it)."""
-        for phrase in self.family.text:
-            q = self.model.quote(phrase)
-            if q:
-                return {"source": "card", "quote": q}
-        return None
+        if self._text is False:
+            self._text = None
+            rx = _matchers(self.family, self.base.id)[2]
+            if rx is not None and self.model.card:
+                mark = len(self.log)
+                self._text = self.search(rx)
+                self._text_log = self.log[mark:]
+        else:
+            self.log.extend(self._text_log)
+        return self._text
 
     def references(self) -> list[dict[str, Any]]:
         """Places where the derivative refers to the base license: metadata, identified text, card."""
+        if self._refs is not None:
+            self.log.extend(self._refs_log)
+            return self._refs
+        mark = len(self.log)
         ev: list[dict[str, Any]] = []
         m = self.model
-        names, links = self.name_markers(), self.link_markers()
+        names, links, _, either = _matchers(self.family, self.base.id)
         if m.license_name:
             ln = normalize_text(m.license_name)
             info = classify(ln)
@@ -162,12 +242,12 @@ class Context:
         text = self.text_in_card()
         if text:
             ev.append(text)
-        else:
-            for phrase in (*names, *links):
-                q = m.quote(phrase, body_only=True)
-                if q:
-                    ev.append({"source": "card", "quote": q})
-                    break
+        elif either is not None and m.card:
+            hit = self.search(either, body_only=True)
+            if hit:
+                ev.append(hit)
+        self._refs = ev
+        self._refs_log = self.log[mark:]
         return ev
 
 
@@ -207,7 +287,7 @@ def check_passthrough(ctx: Context, params: dict[str, Any]) -> tuple[str, str, l
     if m.files is None:
         return (CANNOT_TELL, f"declares {m.declared}; the repository file listing is unknown, so a license text "
                 f"carrying the {base.id} restrictions may exist", [_declared_ev(ctx)])
-    lic_files = license_like_files(m.files)
+    lic_files = m.file_classes()[0]
     if lic_files:
         return (CANNOT_TELL, f"declares {m.declared}; {lic_files[0]} is present but its text was not identified",
                 [_declared_ev(ctx), _files_ev(lic_files)])
@@ -237,7 +317,7 @@ def check_copy_of_license(ctx: Context, params: dict[str, Any]) -> tuple[str, st
                 [{"source": "identified_license", "value": m.identified_license, "from": m.identified_source}])
     if m.files is None:
         return CANNOT_TELL, "the repository file listing is unknown", [_declared_ev(ctx)]
-    lic_files = license_like_files(m.files)
+    lic_files = m.file_classes()[0]
     identified_other = [(p, i) for p, i in m.license_files if i and not ctx.family.carries(classify(i), base)]
     if lic_files:
         if identified_other and len(identified_other) >= len(lic_files):
@@ -273,13 +353,14 @@ def check_policy(ctx: Context, params: dict[str, Any]) -> tuple[str, str, list[d
     the card refers to it, or the derivative is under the base license (which incorporates it)."""
     m, base = ctx.model, ctx.base
     label = params.get("label", "acceptable-use policy")
-    files = policy_files(m.files) if m.files is not None else []
+    files = m.file_classes()[2]
     if files:
         return COMPLIANT, f"{files[0]} is in the repository", [_files_ev(files)]
-    for phrase in params.get("markers", ()):
-        q = m.quote(normalize_text(phrase))
+    markers = tuple(params.get("markers", ()))
+    if markers:
+        q = ctx.search(_phrases_rx(markers))
         if q:
-            return COMPLIANT, f"the card refers to the {label}", [{"source": "card", "quote": q}]
+            return COMPLIANT, f"the card refers to the {label}", [q]
     carrying = ctx.carrying_declared()
     if carrying:
         return (COMPLIANT, f"declares {carrying[0].id}, which incorporates the {label} by reference",
@@ -299,10 +380,24 @@ def check_policy(ctx: Context, params: dict[str, Any]) -> tuple[str, str, list[d
             [_declared_ev(ctx), {"source": "files", "value": "no policy file"}])
 
 
+@functools.lru_cache(maxsize=1024)
+def _norm_phrase(phrase: str) -> str:
+    return normalize_text(phrase)
+
+
+@functools.lru_cache(maxsize=256)
+def _phrases_rx(phrases: tuple[str, ...]) -> "re.Pattern[str]":
+    """One compiled alternation of normalised phrases (searched in a single pass)."""
+    rx = _alternation(_norm_phrase(p) for p in phrases)
+    assert rx is not None
+    return rx
+
+
 def _notice_text(ctx: Context, params: dict[str, Any]) -> str | None:
     return params.get("notice") or ctx.base.obligations.get("notice_text")
 
 
+@functools.lru_cache(maxsize=256)
 def _notice_key(notice: str) -> str:
     """The distinctive part of a notice: up to the copyright line, normalised."""
     n = normalize_text(notice)
@@ -320,10 +415,10 @@ def check_notice(ctx: Context, params: dict[str, Any]) -> tuple[str, str, list[d
     if not notice:
         return CANNOT_TELL, "the registry records no notice text for this license", []
     key = _notice_key(notice)
-    q = m.quote(key)
+    q = ctx.find(key)
     if q:
-        return COMPLIANT, "the card carries the notice", [{"source": "card", "quote": q}]
-    files = notice_files(m.files) if m.files is not None else []
+        return COMPLIANT, "the card carries the notice", [q]
+    files = m.file_classes()[1]
     if files:
         return COMPLIANT, f"{files[0]} is in the repository", [_files_ev(files)]
     if params.get("in_license_text", True):
@@ -335,7 +430,7 @@ def check_notice(ctx: Context, params: dict[str, Any]) -> tuple[str, str, list[d
             [{"source": "notice", "value": notice}]
     if m.card is None:
         return CANNOT_TELL, "no NOTICE file and the card is not in the store", [{"source": "notice", "value": notice}]
-    lic_files = license_like_files(m.files)
+    lic_files = m.file_classes()[0]
     if lic_files:
         return (CANNOT_TELL, f"no NOTICE file and the card lacks the notice; {lic_files[0]} may carry it",
                 [_files_ev(lic_files), {"source": "notice", "value": notice}])
@@ -349,9 +444,9 @@ def check_attribution(ctx: Context, params: dict[str, Any]) -> tuple[str, str, l
     phrase = params.get("text") or ctx.base.obligations.get("attribution_text")
     if not phrase:
         return CANNOT_TELL, "the registry records no attribution text for this license", []
-    q = ctx.model.quote(normalize_text(phrase))
+    q = ctx.find(_norm_phrase(phrase))
     if q:
-        return COMPLIANT, f'the card displays "{phrase}"', [{"source": "card", "quote": q}]
+        return COMPLIANT, f'the card displays "{phrase}"', [q]
     if ctx.model.card is None:
         return CANNOT_TELL, f'the card is not in the store, so "{phrase}" cannot be checked', []
     return (VIOLATION, f'the model card does not display "{phrase}"',
@@ -388,10 +483,9 @@ def check_modified_files(ctx: Context, params: dict[str, Any]) -> tuple[str, str
     m = ctx.model
     if m.card is None:
         return CANNOT_TELL, "the card is not in the store", []
-    for word in params.get("markers", _MODIFIED):
-        q = m.quote(word, body_only=True)
-        if q:
-            return COMPLIANT, "the card states how the model was modified", [{"source": "card", "quote": q}]
+    q = ctx.search(_phrases_rx(tuple(params.get("markers", _MODIFIED))), body_only=True)
+    if q:
+        return COMPLIANT, "the card states how the model was modified", [q]
     return (CANNOT_TELL, "the card body does not state that the model was modified; notices inside the files "
             "cannot be inspected", [])
 
