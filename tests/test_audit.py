@@ -383,3 +383,11 @@ def test_audit_command_csv_and_html(cli, family_db, tmp_path):
     assert stdout_csv.out.startswith("id,relation,depth,declared_license,verdict,rule")
     bad = cli("audit", "a/apache", "--html", str(tmp_path / "no" / "dir" / "x.html"), "--db", str(family_db))
     assert bad.code == 2 and bad.err.startswith("railtrack: error: cannot write")
+
+
+def test_drift_on_a_store_without_edges():
+    from railtrack.adherence.drift import drift
+
+    d = drift(make_store([{"id": "a", "licenses": ["mit"]}]))
+    assert d["edges"] == 0 and d["mutation_rate"] is None and d["top_transitions"] == []
+    assert d["behavioral_use_retention"]["share_keep"] is None

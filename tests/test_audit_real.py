@@ -231,3 +231,18 @@ def test_audit_command_on_real_tree(cli, trees_db, tmp_path):
     assert {d["id"] for d in data["derivatives"]} >= {"12sebas/new_jar", "mradermacher/bloom-GGUF"}
     res = cli("audit", LLAMA2, "--descendants", "--fail-on-violation", "--db", str(trees_db))
     assert res.code == 1 and "llama2/passthrough" in res.out
+
+
+def test_report_drift_command(cli, trees_db):
+    res = cli("report", "drift", "--json", "--top", "5", "--db", str(trees_db))
+    assert res.code == 0, res
+    data = json.loads(res.out)
+    assert len(data["top_transitions"]) == 5
+    assert data["top_transitions"][0] == {"parent": "openrail++", "child": "creativeml-openrail-m", "edges": 147,
+                                          "direction": "lateral"}
+    text = cli("report", "drift", "--db", str(trees_db))
+    assert "mutation rate" in text.out and "llama2 -> apache-2.0: 15 (to-permissive)" in text.out
+    csv_out = cli("report", "drift", "--csv", "--top", "2", "--db", str(trees_db))
+    assert csv_out.out.splitlines() == ["parent,child,edges,direction", "openrail++,creativeml-openrail-m,147,lateral",
+                                        "llama2,apache-2.0,15,to-permissive"]
+    assert cli("report", "drift", "--json", "--csv", "--db", str(trees_db)).code == 2

@@ -78,3 +78,34 @@ def audit_html(report: dict[str, Any]) -> str:
     """A standalone HTML page; every value is HTML-escaped (Jinja2 autoescape)."""
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     return env.from_string(_HTML).render(r=report)
+
+
+def drift_csv(report: dict[str, Any]) -> str:
+    """The (parent license -> child license) transitions of a drift report as CSV."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["parent", "child", "edges", "direction"])
+    for t in report["top_transitions"]:
+        w.writerow([_cell(t["parent"]), _cell(t["child"]), t["edges"], t["direction"]])
+    return buf.getvalue()
+
+
+def drift_text(report: dict[str, Any]) -> list[str]:
+    """Human-readable lines of a drift report (no markup)."""
+    lines = [f"{report['edges']} parent->child edges with both licenses known; {report['mutated']} mutated; "
+             f"mutation rate {report['mutation_rate']}"]
+    if report["direction"]:
+        lines.append("direction of mutated edges: " + ", ".join(f"{k} {n}" for k, n in report["direction"].items()))
+    for rel, d in report["per_relation"].items():
+        dirs = ", ".join(f"{k} {n}" for k, n in d["direction"].items())
+        lines.append(f"  {rel}: {d['edges']} edges, mutation rate {d['mutation_rate']}" + (f" ({dirs})" if dirs else ""))
+    r = report["behavioral_use_retention"]
+    share = "n/a" if r["share_keep"] is None else f"{100 * r['share_keep']:.1f}%"
+    same = "n/a" if r["share_same_license"] is None else f"{100 * r['share_same_license']:.1f}%"
+    lines.append(f"derivatives of behavioral-use bases: {r['derivatives']} ({r['with_known_license']} with a known license); "
+                 f"{share} keep use restrictions, {same} keep the same license")
+    if report["top_transitions"]:
+        lines.append("top transitions (parent -> child: edges, direction):")
+        for t in report["top_transitions"]:
+            lines.append(f"  {t['parent']} -> {t['child']}: {t['edges']} ({t['direction']})")
+    return lines

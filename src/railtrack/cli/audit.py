@@ -104,7 +104,13 @@ def register(app: typer.Typer) -> None:
                 atomic_write(csv_path, text)
                 _common.stderr.print(f"wrote {csv_path}", markup=False)
         if as_json:
-            _common.print_json(report)
+            if len(report["derivatives"]) > 2000:  # large families: compact JSON (indenting is the slow part)
+                import json
+                import sys
+
+                sys.stdout.write(json.dumps(report, ensure_ascii=False, separators=(",", ":")) + "\n")
+            else:
+                _common.print_json(report)
         elif csv_path != "-":
             _print_human(report, show)
         if fail_on_violation and report["summary"]["verdicts"]["violation"]:

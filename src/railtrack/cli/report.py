@@ -147,4 +147,30 @@ def register(app: typer.Typer) -> None:
         run_report("clauses", lambda con: clauses_report(con, since, until), db, as_json, as_csv, plot, html,
                    _show_clauses)
 
+    @report_app.command("drift")
+    def drift_cmd(top: int = typer.Option(20, "--top", min=1, help="How many (parent -> child) transitions to list."),
+                  as_json: bool = JsonOption, as_csv: bool = CsvOption,
+                  db: Optional[Path] = _common.DbOption) -> None:
+        """License drift from base to derivative: mutation rate per relation, top transitions, restriction retention."""
+        from ..adherence.drift import drift
+        from ..adherence.export import drift_csv, drift_text
+        from ..store import connect
+
+        if as_json and as_csv:
+            raise UsageError("choose one of --json and --csv")
+        con = connect(db, read_only=True)
+        try:
+            data = drift(con, top=top)
+        finally:
+            con.close()
+        if as_json:
+            _common.print_json(data)
+        elif as_csv:
+            import sys
+
+            sys.stdout.write(drift_csv(data))
+        else:
+            for line in drift_text(data):
+                _common.stdout.print(line, markup=False)
+
     app.add_typer(report_app, name="report")
