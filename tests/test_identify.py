@@ -213,3 +213,24 @@ def test_wrapping_and_quotes_never_change_the_answer(width: int, quotes: bool, l
     wrapped = "\n\n".join(textwrap.fill(" ".join(p.split()), width, break_long_words=False, break_on_hyphens=False) for p in text.split("\n\n") if p.strip())
     assert tokens(wrapped) == tokens(text)
     assert identify_text(wrapped, clauses=False).license == lid
+
+
+def test_a_licence_with_a_passage_added_or_removed_is_not_that_licence() -> None:
+    """BSD-2-like (a clause cut out) and BSD-4-like (a clause added) texts are not BSD-3."""
+    reg = load_registry()
+    bsd = reg.get("bsd-3-clause").read_text()
+    clause3 = bsd[bsd.index("Neither the name"):bsd.index("THIS SOFTWARE IS PROVIDED")]
+    added = ("All advertising materials mentioning features or use of this software must display the "
+             "following acknowledgement: This product includes software developed by the organisation "
+             "and its contributors, in every copy and every announcement.\n\n")
+    for text in (bsd.replace(clause3, ""), bsd.replace(clause3, added + clause3)):
+        got = identify_text(text, clauses=False)
+        assert got.license == "unknown" and got.family == "bsd"
+        assert got.candidates[0].license == "bsd-3-clause"
+    rail = reg.get("creativeml-openrail-m").read_text()
+    cut = rail[:rail.index("Section III")] + rail[rail.index("Section IV"):]
+    assert identify_text(cut, clauses=False).license == "unknown"
+    # small edits inside stay the licence: a filled-in copyright line
+    mit = reg.get("mit").read_text().replace(
+        "Permission is hereby granted", "Copyright (c) 2021 Jane Q. Developer and contributors\n\nPermission is hereby granted")
+    assert identify_text(mit, clauses=False).license == "mit"

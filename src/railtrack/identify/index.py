@@ -56,6 +56,7 @@ class Reference:
     entry: LicenseEntry
     shingles: frozenset[int]
     n_tokens: int
+    order: np.ndarray | None = None      # shingle ids in text order (first occurrence)
 
     @property
     def id(self) -> str:
@@ -94,17 +95,19 @@ class LicenseIndex:
                     vocab[t] = len(vocab) + 1
             tids = np.fromiter((vocab[t] for t in toks), dtype=np.int64, count=len(toks))
             keys, valid = shingle_keys(tids)
-            keys = np.unique(keys[valid])
+            seq = keys[valid]
+            keys = np.unique(seq)
             if len(keys):
-                per_ref.append((entry, keys, len(toks)))
-        skeys = np.unique(np.concatenate([k for _, k, _ in per_ref])) if per_ref else np.zeros(0, np.uint64)
+                _, first = np.unique(seq, return_index=True)
+                per_ref.append((entry, keys, len(toks), seq[np.sort(first)]))
+        skeys = np.unique(np.concatenate([k for _, k, _, _ in per_ref])) if per_ref else np.zeros(0, np.uint64)
         member = np.zeros((len(per_ref), len(skeys)), dtype=bool)
         refs: list[Reference] = []
         post: list[list[int]] = [[] for _ in range(len(skeys))]
-        for i, (entry, keys, n_tok) in enumerate(per_ref):
+        for i, (entry, keys, n_tok, seq) in enumerate(per_ref):
             sids = np.searchsorted(skeys, keys)
             member[i, sids] = True
-            refs.append(Reference(entry, frozenset(sids.tolist()), n_tok))
+            refs.append(Reference(entry, frozenset(sids.tolist()), n_tok, np.searchsorted(skeys, seq)))
             for s in sids.tolist():
                 post[s].append(i)
         return cls(refs=refs, vocab=vocab, skeys=skeys, post=[tuple(p) for p in post],

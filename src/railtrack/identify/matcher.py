@@ -39,6 +39,8 @@ NEAR_FACTOR = 0.5         # candidates within this factor of the best match are 
 COEXIST = 0.5             # both sides' own passages at least this present: two licenses
 MAX_SPANS = 4
 CLUSTER_GAP = 60          # tokens between matches that split a span
+MODIFIED_MIN_TOKENS = 20  # a passage at least this long (and MODIFIED_SHARE of the reference)
+MODIFIED_SHARE = 0.08     # added or removed inside the text makes it a modified licence
 
 
 @dataclass
@@ -286,7 +288,8 @@ def match_text(text: str, index: LicenseIndex | None = None) -> Match:
         span_positions = max(1, (hi - lo + 1) - SHINGLE + 1)
         score = 2 * rnd.matched(winner) / (len(ref.shingles) + span_positions)
         start, end = offsets[lo][0], offsets[hi][1]
-        decided = margin >= MIN_MARGIN
+        modified = _modified(ref, rnd, pos_arr[(pos_arr >= lo) & (pos_arr <= hi)])
+        decided = margin >= MIN_MARGIN and not modified
         span = Span(
             license=ref.id if decided else "unknown",
             kind=ref.entry.kind,
@@ -329,6 +332,32 @@ def match_text(text: str, index: LicenseIndex | None = None) -> Match:
         for r, (c, m) in sorted(candidates.items(), key=lambda kv: (-kv[1][1], -kv[1][0]))[:6]
     ]
     return result
+
+
+def _modified(ref, rnd: "_Round", matched_positions: np.ndarray) -> bool:
+    """True when the text is the reference with a passage added or removed inside it.
+
+    A truncated copy or extra text before or after is fine (partial coverage, wider input);
+    a passage inserted in the middle (a BSD-4-like licence against BSD-3) or cut out of the
+    middle (BSD-2-like against BSD-3) makes it a different licence that only resembles the
+    reference. Small edits (a copyright line, a name) stay below the threshold.
+    """
+    limit = max(MODIFIED_MIN_TOKENS, MODIFIED_SHARE * ref.n_tokens)
+    if len(matched_positions) > 1:
+        gaps = np.diff(matched_positions) - 1 - (SHINGLE - 1)
+        if gaps.size and int(gaps.max()) >= limit:
+            return True
+    order = ref.order
+    if order is not None and len(order):
+        present = np.zeros(len(rnd.index.post), dtype=bool)
+        present[rnd.distinct] = True
+        found = present[order]
+        idx = np.flatnonzero(found)
+        if len(idx) > 1:
+            inner = np.diff(idx) - 1 - (SHINGLE - 1)
+            if inner.size and int(inner.max()) >= limit:
+                return True
+    return False
 
 
 def _settle_boundaries(spans: list[Span], refs: list[tuple[int, list[int]]], ids: list, index: LicenseIndex,
