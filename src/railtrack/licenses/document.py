@@ -272,9 +272,10 @@ def _build(spec: LicenseSpec):  # noqa: C901 - one linear template
                         "License without payment to the Licensor. Commercial exploitation of the Licensed "
                         "Artifacts, a Derivative or their Output outside Research Purposes is not licensed.")
         else:
+            what = "the Licensed Artifacts" if f == "rail" else "the Licensed Artifacts and Derivatives"
             yield Block("para",
-                        f"You may Use the Licensed Artifacts and Derivatives{scope} for commercial purposes, "
-                        "subject to this License, without payment to the Licensor.")
+                        f"You may Use {what}{scope} for commercial purposes, subject to this License, without "
+                        "payment to the Licensor.")
     else:
         yield Block("para",
                     "You shall not Use the Licensed Artifacts, any Derivative or their Output for commercial "
@@ -338,8 +339,9 @@ def _build(spec: LicenseSpec):  # noqa: C901 - one linear template
                     "conflict-of-laws rules.")
     if spec.notice:
         yield Block("heading", "13. Attribution notice")
-        yield Block("para", "Whoever Distributes the Licensed Artifacts or a Derivative shall keep the following "
-                            "notice:")
+        keep = ("Every copy of the Licensed Artifacts shall keep the following notice:" if f == "rail" else
+                "Whoever Distributes the Licensed Artifacts or a Derivative shall keep the following notice:")
+        yield Block("para", keep)
         for para in spec.notice.split("\n\n"):
             yield Block("quote", para)
     if spec.info:
