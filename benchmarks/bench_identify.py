@@ -253,10 +253,10 @@ def main(argv: list[str] | None = None) -> int:
 
         load_registry.cache_clear()
         reset_index()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         load_registry()
         load_index()
-        load_s = time.perf_counter() - t0
+        load_s, load_cpu = time.perf_counter() - t0, time.process_time() - c0
 
         ours, ours_s = run_railtrack(items, clauses=False)
         ours_cpu = run_railtrack.cpu_s  # type: ignore[attr-defined]
@@ -270,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             "railtrack": {
                 "import_s": round(import_s, 3),
                 "index_load_s": round(load_s, 3),
+                "index_load_cpu_s": round(load_cpu, 3),
                 "seconds": round(ours_s, 2),
                 "files_per_s": round(len(items) / ours_s, 1),
                 "files_per_cpu_s": round(len(items) / ours_cpu, 1),
@@ -349,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     r = res["railtrack"]
     print(f"corpus: {res['corpus_files']} files {res['strata']}")
     print(f"machine: {res['machine']}; date {res['date']}")
-    print(f"railtrack: import {r['import_s']} s, index load {r['index_load_s']} s (target < 1 s)")
+    print(f"railtrack: import {r['import_s']} s, index load {r['index_load_s']} s ({r['index_load_cpu_s']} s CPU) "
+          f"(target < 1 s)")
     print(f"railtrack: {r['files_per_s']} files/s identification ({r['files_per_cpu_s']} per CPU-second), "
           f"{r['files_per_s_with_clauses']} files/s with clause extraction ({r['files_per_cpu_s_with_clauses']} per "
           f"CPU-second) (target >= 500 files/s)")

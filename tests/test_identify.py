@@ -234,3 +234,26 @@ def test_a_licence_with_a_passage_added_or_removed_is_not_that_licence() -> None
     mit = reg.get("mit").read_text().replace(
         "Permission is hereby granted", "Copyright (c) 2021 Jane Q. Developer and contributors\n\nPermission is hereby granted")
     assert identify_text(mit, clauses=False).license == "mit"
+
+
+def test_index_cache_round_trip_and_corruption(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from railtrack.identify import index as index_mod
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    index_mod.reset_index()
+    try:
+        built = index_mod.load_index()
+        files = list((tmp_path / "railtrack").glob("identify-index-*.pkl"))
+        assert len(files) == 1
+        index_mod.reset_index()
+        cached = index_mod.load_index()
+        assert cached is not built
+        assert (cached.member == built.member).all() and cached.vocab == built.vocab
+        assert [r.id for r in cached.refs] == [r.id for r in built.refs]
+        assert identify_text(load_registry().get("llama3.3").read_text(), clauses=False).license == "llama3.3"
+        files[0].write_bytes(b"not a pickle")
+        index_mod.reset_index()
+        rebuilt = index_mod.load_index()
+        assert (rebuilt.member == built.member).all()
+    finally:
+        index_mod.reset_index()

@@ -15,13 +15,24 @@ texts) and kept for the life of the process (:func:`load_index`).
 from __future__ import annotations
 
 import functools
+import hashlib
+import pickle
 from dataclasses import dataclass, field
 from itertools import repeat
+from pathlib import Path
 
 import numpy as np
+import platformdirs
 
+from .._io import atomic_write
 from ..catalog.registry import LicenseEntry, Registry, load_registry
+from ..errors import InputError
+from .normalize import VERSION as normalize_version_string
 from .normalize import tokens
+
+
+def normalize_version() -> str:
+    return normalize_version_string
 
 SHINGLE = 5
 _MULT = np.uint64(0x9E3779B97F4A7C15)
@@ -150,10 +161,81 @@ class LicenseIndex:
         return None
 
 
+INDEX_FORMAT = "1"  # bump when the index layout or normalisation changes
+
+
+def _fingerprint(registry: Registry) -> str:
+    """Hash of everything the index is built from: format, tokeniser, ids and reference texts."""
+    h = hashlib.sha256(f"{INDEX_FORMAT}|{SHINGLE}|{normalize_version()}".encode())
+    for entry in registry.with_text():
+        h.update(entry.id.encode() + b"\0")
+        try:
+            h.update(entry.text_path.read_bytes())
+        except OSError:
+            h.update(b"<missing>")
+    return h.hexdigest()[:24]
+
+
+def _cache_path(fingerprint: str) -> Path:
+    return Path(platformdirs.user_cache_dir("railtrack", appauthor=False)) / f"identify-index-{fingerprint}.pkl"
+
+
+def _save(index: LicenseIndex, path: Path) -> None:
+    payload = {
+        "ids": [r.id for r in index.refs],
+        "n_tokens": [r.n_tokens for r in index.refs],
+        "order": [r.order for r in index.refs],
+        "vocab": index.vocab,
+        "skeys": index.skeys,
+        "member": np.packbits(index.member, axis=1),
+        "n_sids": index.member.shape[1],
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+    except (OSError, InputError):
+        pass  # a read-only cache folder only costs the next process a rebuild
+
+
+def _load(path: Path, registry: Registry) -> LicenseIndex | None:
+    try:
+        payload = pickle.loads(path.read_bytes())
+        member = np.unpackbits(payload["member"], axis=1, count=payload["n_sids"]).astype(bool)
+        refs = []
+        for i, lid in enumerate(payload["ids"]):
+            entry = registry.get(lid)
+            if entry is None:
+                return None
+            sids = np.flatnonzero(member[i])
+            refs.append(Reference(entry, frozenset(sids.tolist()), payload["n_tokens"][i], payload["order"][i]))
+        post_lists: list[list[int]] = [[] for _ in range(member.shape[1])]
+        for i in range(len(refs)):
+            for sid in np.flatnonzero(member[i]).tolist():
+                post_lists[sid].append(i)
+        return LicenseIndex(refs=refs, vocab=payload["vocab"], skeys=payload["skeys"],
+                            post=[tuple(p) for p in post_lists], member=member, sizes=member.sum(axis=1))
+    except Exception:  # noqa: BLE001 - a corrupt or foreign cache file is rebuilt
+        return None
+
+
 @functools.lru_cache(maxsize=1)
 def load_index() -> LicenseIndex:
-    """The index of the current registry (built once per process)."""
-    return LicenseIndex.build(load_registry())
+    """The index of the current registry: from the user cache when its fingerprint matches, else built.
+
+    The cache (``identify-index-<fingerprint>.pkl`` in ``platformdirs.user_cache_dir("railtrack")``)
+    is keyed by the reference texts, the registry ids and the index format, so a changed text,
+    a plugin license or a new railtrack version builds (and caches) a new one.
+    """
+    registry = load_registry()
+    fingerprint = _fingerprint(registry)
+    path = _cache_path(fingerprint)
+    if path.exists():
+        index = _load(path, registry)
+        if index is not None:
+            return index
+    index = LicenseIndex.build(registry)
+    _save(index, path)
+    return index
 
 
 def reset_index() -> None:

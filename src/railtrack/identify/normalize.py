@@ -18,6 +18,9 @@ import re
 import unicodedata
 from itertools import accumulate
 
+#: Version of the normalisation rules (part of the index cache fingerprint).
+VERSION = "1"
+
 _HTML_TAG = re.compile(r"<(?:[a-zA-Z/!][^<>]{0,2000})>")
 _HTML_ENTITY = re.compile(r"&(?:[a-zA-Z]{2,10}|#\d{1,7}|#x[0-9a-fA-F]{1,6});")
 _MD_LINK_TARGET = re.compile(r"\]\([^()\s]{0,2000}\)")
