@@ -257,6 +257,11 @@ def main(argv: list[str] | None = None) -> int:
         load_registry()
         load_index()
         load_s, load_cpu = time.perf_counter() - t0, time.process_time() - c0
+        from railtrack.identify.index import LicenseIndex
+
+        t0, c0 = time.perf_counter(), time.process_time()
+        LicenseIndex.build(load_registry())  # the cold path: no cached index
+        build_s, build_cpu = time.perf_counter() - t0, time.process_time() - c0
 
         ours, ours_s = run_railtrack(items, clauses=False)
         ours_cpu = run_railtrack.cpu_s  # type: ignore[attr-defined]
@@ -271,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
                 "import_s": round(import_s, 3),
                 "index_load_s": round(load_s, 3),
                 "index_load_cpu_s": round(load_cpu, 3),
+                "index_build_s": round(build_s, 3),
+                "index_build_cpu_s": round(build_cpu, 3),
                 "seconds": round(ours_s, 2),
                 "files_per_s": round(len(items) / ours_s, 1),
                 "files_per_cpu_s": round(len(items) / ours_cpu, 1),
@@ -350,8 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     r = res["railtrack"]
     print(f"corpus: {res['corpus_files']} files {res['strata']}")
     print(f"machine: {res['machine']}; date {res['date']}")
-    print(f"railtrack: import {r['import_s']} s, index load {r['index_load_s']} s ({r['index_load_cpu_s']} s CPU) "
-          f"(target < 1 s)")
+    print(f"railtrack: import {r['import_s']} s, index load {r['index_load_s']} s ({r['index_load_cpu_s']} s CPU; "
+          f"building it without the cache {r['index_build_s']} s, {r['index_build_cpu_s']} s CPU) (target < 1 s)")
     print(f"railtrack: {r['files_per_s']} files/s identification ({r['files_per_cpu_s']} per CPU-second), "
           f"{r['files_per_s_with_clauses']} files/s with clause extraction ({r['files_per_cpu_s_with_clauses']} per "
           f"CPU-second) (target >= 500 files/s)")
