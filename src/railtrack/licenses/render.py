@@ -138,7 +138,10 @@ def _render_txt(spec: LicenseSpec) -> str:
         if b.kind == "title":
             lines += _wrap(b.text) + ["=" * min(WRAP, max(len(b.text), 1)), ""]
         elif b.kind == "meta":
-            lines += _wrap(f"{b.label}: {b.text}", rest="    ")
+            line = f"{b.label}: {b.text}"
+            head = f"{b.label}: {b.text.split(' ', 1)[0]}"
+            # keep the label and the start of its value on one line, even past the margin
+            lines += _wrap(line, rest="    ") if len(head) <= WRAP else [line]
             continue
         elif b.kind == "heading":
             if lines and lines[-1] != "":
