@@ -80,3 +80,38 @@ def test_markdown_lists_exactly_the_chosen_restrictions(data) -> None:
     assert len(items) == len(expected) == len(spec.restrictions) + len(spec.custom_restrictions)
     assert [int(line.split(".", 1)[0]) for line in items] == list(range(1, len(items) + 1))
     assert {c.id for c in CAT.baseline()} <= set(spec.restrictions)
+
+
+_MARKUP = list("-+=*_`#[]()<>!&\\|~{}$%^\"';:.,/0123456789 aAx\u00e9\u2014")
+one_line = st.one_of(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=60),
+    st.text(alphabet=st.sampled_from(_MARKUP), min_size=1, max_size=30),
+).map(lambda s: re.sub(r"\s+", " ", s).strip()).filter(bool)
+
+
+@settings(max_examples=300, deadline=None)
+@given(one_line)
+def test_markdown_escaping_renders_literally(text) -> None:
+    """CommonMark (markdown-it) shows an escaped paragraph as exactly the text typed, as one paragraph."""
+    import html
+
+    from markdown_it import MarkdownIt
+
+    from railtrack.licenses.render import md_escape
+
+    out = MarkdownIt("commonmark").render(md_escape(text, line_start=True))
+    assert out.startswith("<p>") and out.endswith("</p>\n"), out
+    inner = out[3:-5]
+    assert "<" not in inner, out  # no element made from user text
+    assert html.unescape(inner) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(one_line)
+def test_tex_escaping_leaves_no_active_specials(text) -> None:
+    from railtrack.licenses.render import tex_escape
+
+    out = tex_escape(text)
+    plain = re.sub(r"\\(?:[{}$&#%_]|[a-z]+\{\})", "", out)
+    for ch in "\\{}$&#%_^~":
+        assert ch not in plain, (text, out)

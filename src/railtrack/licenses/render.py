@@ -55,7 +55,8 @@ WRAP = 78
 
 # ------------------------------------------------------------------------------ escaping
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")
-_MD_LINE_START = re.compile(r"^(\s*)(?:([-+])|(\d+)([.)]))(\s)")
+# a leading "-", "+" or "=" (list item, thematic break "---", setext underline) or "1." / "1)"
+_MD_LINE_START = re.compile(r"^(\s*)(?:([-+=])|(\d+)([.)])(?=\s|$))")
 
 
 def md_escape(text: str, *, line_start: bool = False) -> str:
@@ -64,7 +65,7 @@ def md_escape(text: str, *, line_start: bool = False) -> str:
     out = _MD_SPECIAL.sub(r"\\\1", out)
     if line_start:
         out = _MD_LINE_START.sub(
-            lambda m: m.group(1) + (f"\\{m.group(2)}" if m.group(2) else f"{m.group(3)}\\{m.group(4)}") + m.group(5),
+            lambda m: m.group(1) + (f"\\{m.group(2)}" if m.group(2) else f"{m.group(3)}\\{m.group(4)}"),
             out,
         )
     return out
