@@ -237,7 +237,8 @@ def _log(msg: str) -> None:
 
 
 def _gen_all(lm: Any, tok: Any, ps: list[str], key: WatermarkKey | None, tokens: int, batch_size: int,
-             seed: int, work_dir: Path | None = None) -> tuple[list[list[int]], list[list[int]], float]:
+             seed: int, work_dir: Path | None = None, any_count: bool = False
+             ) -> tuple[list[list[int]], list[float], float]:
     """Generate (or reuse cached) continuations; the cache lets several processes share the work."""
     import json
 
@@ -247,6 +248,10 @@ def _gen_all(lm: Any, tok: Any, ps: list[str], key: WatermarkKey | None, tokens:
     if work_dir is not None:
         label = "plain" if key is None else f"g{key.gamma}-d{key.delta}-h{key.context_width}-{key.seeding}"
         cache = Path(work_dir) / f"gen-{label}-n{len(ps)}-t{tokens}-s{seed}.json"
+        if not cache.is_file() and any_count:  # a run with another number of prompts (the first n of the same list)
+            found = sorted(Path(work_dir).glob(f"gen-{label}-n*-t{tokens}-s{seed}.json"),
+                           key=lambda p: int(p.name.split("-n")[1].split("-")[0]))
+            cache = found[-1] if found else cache
         if cache.is_file():
             doc = json.loads(cache.read_text(encoding="utf-8"))
             _log(f"reusing {cache.name}")
@@ -316,7 +321,7 @@ def evaluate(*, n_prompts: int = 128, tokens: int = 200, settings: Sequence[tupl
     vocab = sorted({w for c in cards[:400] for w in c.split() if w.isalpha() and 2 < len(w) < 12})
 
     # unwatermarked baseline: quality reference and a second null sample
-    base_gen, base_nll, base_secs = _gen_all(lm, tok, ps, None, gen_tokens, batch_size, seed, work_dir)
+    base_gen, base_nll, base_secs = _gen_all(lm, tok, ps, None, gen_tokens, batch_size, seed, work_dir, any_count=True)
     base_ppl = [math.exp(x) for x in base_nll]
     base_texts = [tok.decode(g, skip_special_tokens=True) for g in base_gen]
     base_ids = encode(tok, base_texts)
@@ -328,7 +333,7 @@ def evaluate(*, n_prompts: int = 128, tokens: int = 200, settings: Sequence[tupl
     results: list[dict[str, Any]] = []
     for gamma, delta in settings:
         k = base_key.with_params(gamma=gamma, delta=delta)
-        gen, nll, secs = _gen_all(lm, tok, ps, k, gen_tokens, batch_size, seed, work_dir)
+        gen, nll, secs = _gen_all(lm, tok, ps, k, gen_tokens, batch_size, seed, work_dir, any_count=True)
         texts = [tok.decode(g, skip_special_tokens=True) for g in gen]
         ids = encode(tok, texts)
         entry: dict[str, Any] = {"gamma": gamma, "delta": delta, "generation_seconds": round(secs, 1),
@@ -377,9 +382,12 @@ def evaluate(*, n_prompts: int = 128, tokens: int = 200, settings: Sequence[tupl
         }
         entry["robustness"] = rob
         ppl = [math.exp(x) for x in nll]
-        entry["perplexity"] = {"watermarked_median": float(np.nanmedian(ppl)), "watermarked_mean": float(np.nanmean(ppl)),
-                               "unwatermarked_median": float(np.nanmedian(base_ppl)),
-                               "unwatermarked_mean": float(np.nanmean(base_ppl))}
+        n_c = min(len(ppl), len(base_ppl))  # the same prompts on both sides
+        entry["perplexity"] = {"prompts": n_c,
+                               "watermarked_median": float(np.nanmedian(ppl[:n_c])),
+                               "watermarked_mean": float(np.nanmean(ppl[:n_c])),
+                               "unwatermarked_median": float(np.nanmedian(base_ppl[:n_c])),
+                               "unwatermarked_mean": float(np.nanmean(base_ppl[:n_c]))}
         entry["sample"] = texts[0][:400]
         results.append(entry)
         _log(f"gamma {gamma} delta {delta}: TPR@200 {entry['tpr']['200']['rate']:.3f}, "
