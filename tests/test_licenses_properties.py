@@ -115,3 +115,23 @@ def test_tex_escaping_leaves_no_active_specials(text) -> None:
     plain = re.sub(r"\\(?:[{}$&#%_]|[a-z]+\{\})", "", out)
     for ch in "\\{}$&#%_^~":
         assert ch not in plain, (text, out)
+
+
+@settings(max_examples=150, deadline=None)
+@given(one_line, one_line)
+def test_markdown_license_shows_user_text_literally(name, custom) -> None:
+    """The whole Markdown license, rendered by CommonMark: the title is the name, the custom
+    restriction is one plain list item, and no user text becomes markup."""
+    import html
+
+    from markdown_it import MarkdownIt
+
+    spec = LicenseSpec(name=name, licensor=name, flavor="open", artifacts=["model"],
+                       custom_restrictions=[{"text": custom, "domain": "aviation"}])
+    out = MarkdownIt("commonmark").render(render(spec, "md").decode("utf-8"))
+    h1 = re.search(r"<h1>(.*?)</h1>", out).group(1)
+    assert html.unescape(h1) == title(spec)
+    items = re.findall(r"<li>(.*?)</li>", out, re.S)
+    assert html.unescape(items[-1]) == custom
+    assert len(items) == len(spec.restrictions) + 1
+    assert "<script" not in out and "<img" not in out

@@ -114,11 +114,11 @@ def _render_md(spec: LicenseSpec) -> str:
         elif b.kind in ("para", "lead"):
             lines += [md_escape(b.text, line_start=True), ""]
         elif b.kind == "quote":
-            lines += ["> " + md_escape(b.text), ""]
+            lines += ["> " + md_escape(b.text, line_start=True), ""]
         elif b.kind == "item":
-            lines += [f"{b.label} {md_escape(b.text)}", ""]
+            lines += [f"{b.label} {md_escape(b.text, line_start=True)}", ""]
         elif b.kind == "clause":
-            lines.append(f"{b.label}. {md_escape(b.text)}")
+            lines.append(f"{b.label}. {md_escape(b.text, line_start=True)}")
         elif b.kind == "footer":
             if lines and lines[-1] != "":
                 lines.append("")
