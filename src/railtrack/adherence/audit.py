@@ -83,13 +83,18 @@ _MAX_VARIANTS = 32
 
 def _replays(ev: Evidence, log: list[Any]) -> bool:
     """Whether this model's card answers every logged query as the recorded one did."""
-    card = ev.card
+    if not ev.card:
+        for entry in log:
+            if entry[2] is not None:
+                return False
+        return True
+    norm, body = ev.card_norm, ev.card_body
     for pattern, body_only, outcome in log:
-        hay = (ev.card_body if body_only else ev.card_norm) if card else ""
-        if isinstance(pattern, str):
-            got = pattern if hay and pattern in hay else None
+        hay = body if body_only else norm
+        if pattern.__class__ is str:
+            got = pattern if pattern in hay else None
         else:
-            m = pattern.search(hay) if hay else None
+            m = pattern.search(hay)
             got = m.group(0) if m else None
         if got != outcome:
             return False
@@ -317,6 +322,8 @@ class Auditor:
 
     def _instantiate(self, ev: Evidence, plan: list[Any], rel: str, templates: list[dict[str, Any] | None],
                      slots: list[tuple[int, int, str, bool]], fresh: bool = False) -> list[dict[str, Any]]:
+        """Results for ``ev`` from memoised templates: rule dicts without card quotes are shared
+        (read-only), those with quotes are copied and re-cut from this model's card."""
         out: list[dict[str, Any]] = []
         for i, tpl in enumerate(templates):
             if tpl is None:
@@ -327,15 +334,17 @@ class Auditor:
                     res = RuleResult(**dict(res))
                 out.append(res.to_dict())
             else:
-                out.append(tpl if fresh else dict(tpl))
-        if not fresh:
+                out.append(tpl)
+        if not fresh and slots:
+            copied: set[int] = set()
             for i, j, phrase, body_only in slots:
+                if i not in copied:
+                    out[i] = dict(out[i])
+                    out[i]["evidence"] = list(out[i]["evidence"])
+                    copied.add(i)
                 hay = ev.card_body if body_only else ev.card_norm
                 k = hay.find(phrase)
-                d = out[i]
-                if d["evidence"] is templates[i]["evidence"]:  # type: ignore[index]
-                    d["evidence"] = list(d["evidence"])
-                d["evidence"][j] = {"source": "card", "quote": _excerpt(hay, k, k + len(phrase))}
+                out[i]["evidence"][j] = {"source": "card", "quote": _excerpt(hay, k, k + len(phrase))}
         return out
 
     def entry(self, node: LineageNode) -> dict[str, Any]:
@@ -418,9 +427,8 @@ def audit(con: duckdb.DuckDBPyConnection, model_id: str, descendants: bool = Fal
 
     verdicts = Counter(d["verdict"] for d in derivatives)
     per_rule: dict[str, Counter[str]] = defaultdict(Counter)
-    for d in derivatives:
-        for r in d["rules"]:
-            per_rule[r["rule"]][r["verdict"]] += 1
+    for (rule, verdict), n in Counter((r["rule"], r["verdict"]) for d in derivatives for r in d["rules"]).items():
+        per_rule[rule][verdict] += n
     edges = [(c, p, r) for c in target_ids for p, r in g.parents.get(c, ())]
     summary = {
         "derivatives": len(derivatives),

@@ -137,42 +137,51 @@ def gather(con: duckdb.DuckDBPyConnection, ids: Iterable[str], *, with_cards: bo
     Ids that are not in the store get an ``Evidence(in_store=False)``.
     """
     wanted = list(dict.fromkeys(ids))
-    out: dict[str, Evidence] = {}
     if not wanted:
-        return out
+        return {}
+    if len(wanted) <= 256:
+        # a few ids: an inline VALUES list lets DuckDB use the primary-key index instead of a full join
+        name = "(SELECT * FROM (VALUES " + ", ".join(["(?)"] * len(wanted)) + ") v(model_id))"
+        return _gather(con, wanted, name, list(wanted), with_cards)
     tbl = pa.table({"model_id": pa.array(wanted, pa.string())})
     name = "_rt_adherence_ids"
     con.register(name, tbl)
     try:
-        # file-name classes are computed by DuckDB (same rules as the Python helpers below)
-        rows = con.execute(
-            f"SELECT m.model_id, m.licenses, m.license_name, m.license_link, m.identified_license, "
-            f"m.identified_source, m.files, {_SQL_CLASSES} FROM models m JOIN {name} w USING (model_id)"
-        ).fetchall()
-        for mid, lic, lname, llink, ident, isrc, files, lf, nf, pf in rows:
-            # license ids are stored lowercase (store convention); guard against stray empties only
-            if lic is None:
-                lic = []
-            elif "" in lic or None in lic:
-                lic = [x for x in lic if x]
-            e = Evidence(mid, True, lic, lname, llink, ident, isrc, files)
-            e._classes = (lf or [], nf or [], pf or [])
-            out[mid] = e
-        if with_cards:
-            for mid, card in con.execute(
-                f"SELECT c.model_id, c.card FROM model_cards c JOIN {name} w USING (model_id)"
-            ).fetchall():
-                e = out.get(mid)
-                if e is not None:
-                    e.card = card
-        for mid, path, ident in con.execute(
-            f"SELECT f.model_id, f.path, f.identified FROM license_files f JOIN {name} w USING (model_id) "
-            f"ORDER BY f.model_id, f.path"
-        ).fetchall():
-            if mid in out:
-                out[mid].license_files.append((path, ident))
+        return _gather(con, wanted, name, [], with_cards)
     finally:
         con.unregister(name)
+
+
+def _gather(con: duckdb.DuckDBPyConnection, wanted: list[str], name: str, params: list[str],
+            with_cards: bool) -> dict[str, Evidence]:
+    out: dict[str, Evidence] = {}
+    # file-name classes are computed by DuckDB (same rules as the Python helpers below)
+    rows = con.execute(
+        f"SELECT m.model_id, m.licenses, m.license_name, m.license_link, m.identified_license, "
+        f"m.identified_source, m.files, {_SQL_CLASSES} FROM models m JOIN {name} w USING (model_id)", params
+    ).fetchall()
+    for mid, lic, lname, llink, ident, isrc, files, lf, nf, pf in rows:
+        # license ids are stored lowercase (store convention); guard against stray empties only
+        if lic is None:
+            lic = []
+        elif "" in lic or None in lic:
+            lic = [x for x in lic if x]
+        e = Evidence(mid, True, lic, lname, llink, ident, isrc, files)
+        e._classes = (lf or [], nf or [], pf or [])
+        out[mid] = e
+    if with_cards:
+        for mid, card in con.execute(
+            f"SELECT c.model_id, c.card FROM model_cards c JOIN {name} w USING (model_id)", params
+        ).fetchall():
+            e = out.get(mid)
+            if e is not None:
+                e.card = card
+    for mid, path, ident in con.execute(
+        f"SELECT f.model_id, f.path, f.identified FROM license_files f JOIN {name} w USING (model_id) "
+        f"ORDER BY f.model_id, f.path", params
+    ).fetchall():
+        if mid in out:
+            out[mid].license_files.append((path, ident))
     for mid in wanted:
         if mid not in out:
             out[mid] = Evidence(mid, in_store=False)

@@ -89,6 +89,7 @@ def watch_run(con: duckdb.DuckDBPyConnection, *, progress: Callable[[str], None]
     auditor = Auditor(con, graph)
     reports = []
     states: list[tuple[str, str, str, str]] = []
+    rules_json: dict[tuple[tuple[str, str], ...], str] = {}  # most derivatives share a rule outcome
     for model in watched:
         if progress:
             progress(model)
@@ -110,8 +111,11 @@ def watch_run(con: duckdb.DuckDBPyConnection, *, progress: Callable[[str], None]
             "resolved": resolved,
         })
         for i, d in now.items():
-            states.append((model, i, d["verdict"],
-                           json.dumps([[r["rule"], r["verdict"]] for r in d["rules"]], separators=(",", ":"))))
+            pairs = tuple((r["rule"], r["verdict"]) for r in d["rules"])
+            js = rules_json.get(pairs)
+            if js is None:
+                js = rules_json[pairs] = json.dumps([list(p) for p in pairs], separators=(",", ":"))
+            states.append((model, i, d["verdict"], js))
     totals = {
         "watched": len(watched),
         "derivatives": sum(r["derivatives"] for r in reports),
