@@ -135,6 +135,8 @@ def test_license_id_deterministic_and_content_addressed() -> None:
         ({"template_version": "9.9"}, "template version '9.9' is not known"),
         ({"colour": "red"}, "colour: unknown field"),
         ({"name": "a\x00b"}, "control character"),
+        ({"name": "a\ud800b"}, "invalid character (U+D800)"),
+        ({"licensor": "a\uffffb"}, "invalid character (U+FFFF)"),
     ],
 )
 def test_invalid_manifests_give_one_readable_line(data, message) -> None:

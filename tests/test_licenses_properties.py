@@ -135,3 +135,21 @@ def test_markdown_license_shows_user_text_literally(name, custom) -> None:
     assert html.unescape(items[-1]) == custom
     assert len(items) == len(spec.restrictions) + 1
     assert "<script" not in out and "<img" not in out
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(min_size=1, max_size=30).filter(lambda s: s.strip()))
+def test_any_accepted_name_gives_well_formed_xml(name) -> None:
+    """Whatever name validation accepts renders to well-formed SVG and encodable text."""
+    import xml.etree.ElementTree as ET
+
+    from railtrack.errors import InputError
+
+    try:
+        spec = parse_manifest({"name": name, "licensor": "L", "flavor": "open", "artifacts": ["model"]})
+    except InputError as exc:
+        assert "character" in exc.message or "must not be empty" in exc.message
+        return
+    root = ET.fromstring(render(spec, "badge"))
+    assert root.find("{http://www.w3.org/2000/svg}title").text.startswith(spec.name)
+    render(spec, "html").decode("utf-8")

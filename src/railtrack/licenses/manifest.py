@@ -91,9 +91,15 @@ def _paragraphs(value: str) -> str:
 
 
 def _no_controls(value: str, what: str) -> str:
+    """Refuse characters no license text should hold and XML, HTML and UTF-8 cannot carry:
+    control characters (other than line breaks and tabs), lone surrogates, noncharacters."""
     for ch in value:
-        if unicodedata.category(ch) == "Cc" and ch not in "\n\t\r":
-            raise ValueError(f"{what} contains a control character (U+{ord(ch):04X})")
+        code = ord(ch)
+        cat = unicodedata.category(ch)
+        if cat == "Cc" and ch not in "\n\t\r":
+            raise ValueError(f"{what} contains a control character (U+{code:04X})")
+        if cat == "Cs" or (code & 0xFFFE) == 0xFFFE or 0xFDD0 <= code <= 0xFDEF:
+            raise ValueError(f"{what} contains an invalid character (U+{code:04X})")
     return value
 
 
