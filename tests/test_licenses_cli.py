@@ -271,3 +271,12 @@ def test_release_kit(cli, tmp_path) -> None:
     _one_error_line(cli(*BASE, "--format", "all", "-o", blocker))
     _one_error_line(cli(*BASE, "--format", "all", "-o", tmp_path / "no" / "such" / "dir"))
     assert not (tmp_path / "no").exists()
+
+
+def test_render_reads_manifest_from_stdin(tmp_path) -> None:
+    manifest = json.dumps({"name": "Piped", "licensor": "P", "flavor": "rail", "artifacts": ["data"]})
+    proc = run_cli("license", "render", "-", "--format", "txt", input=manifest)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Piped RAIL-D\n")
+    bad = run_cli("license", "render", "-", input="{oops")
+    assert bad.returncode == 2 and bad.stderr.startswith("railtrack: error: standard input is not valid JSON")

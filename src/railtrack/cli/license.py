@@ -87,6 +87,15 @@ def _load_spec(ref: str, db: Optional[Path]):  # type: ignore[no-untyped-def]
 
     from ..licenses import load_manifest
 
+    if ref == "-":
+        import json
+
+        from ..licenses import parse_manifest
+
+        try:
+            return parse_manifest(json.loads(sys.stdin.read()))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"standard input is not valid JSON: {exc.msg} (line {exc.lineno})") from None
     path = Path(ref)
     if path.exists() or not re.fullmatch(r"(rt-)?[0-9a-f]{4,12}", ref.strip().lower()):
         return load_manifest(path)
@@ -306,8 +315,8 @@ def register(app: typer.Typer) -> None:
 
     @license_app.command("render")
     def render_cmd(
-        manifest: str = typer.Argument(..., help="Manifest JSON file (as written by --format json), or a recorded "
-                                                 "license id."),
+        manifest: str = typer.Argument(..., help="Manifest JSON file (as written by --format json), - for standard "
+                                                 "input, or a recorded license id."),
         fmt: str = typer.Option("md", "--format", "-f", metavar="FORMAT", help=_FORMAT_HELP),
         output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="PATH", help="Output file (default: stdout)."),
         db: Optional[Path] = _common.DbOption,
