@@ -329,10 +329,7 @@ def _stage_local(con: duckdb.DuckDBPyConnection, path: Path, rejections: Counter
                     if body is not None:
                         sink.files.append((model_id, name, body))
         card = parse_card(text)
-        row = _row_from_meta(model_id, meta, card, rejections, "local: ")
-        if not row["card_bases"] and not row["tags"]:
-            pass
-        sink.add(row, text)
+        sink.add(_row_from_meta(model_id, meta, card, rejections, "local: "), text)
     sink.flush()
     if read == 0:
         raise InputError(f"{path}: no model card found (expected README.md files or *.md cards)")
