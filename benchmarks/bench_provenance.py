@@ -166,11 +166,11 @@ def ensure(folder: Path, s: dict, seed: int, derived_from: int | None) -> None:
     print(f"generated {folder} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
 
-def run_compare(base: Path, suspect: Path) -> tuple[float, float, dict]:
+def run_compare(base: Path, suspect: Path, extra: list[str]) -> tuple[float, float, dict]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "railtrack", "provenance", "compare", str(base), str(suspect),
-                           "--json"], capture_output=True, text=True)
+                           "--json", *extra], capture_output=True, text=True)
     wall = time.perf_counter() - t0
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if proc.returncode not in (0, 1):
@@ -186,6 +186,8 @@ def main() -> None:
     ap.add_argument("--with-independent", action="store_true",
                     help="also generate an independent checkpoint and time that comparison")
     ap.add_argument("--layers", type=int, default=SHAPES_1B["layers"])
+    ap.add_argument("--threads", type=int, default=None,
+                    help="pass --threads to the comparison (1 avoids BLAS oversubscription on a shared machine)")
     args = ap.parse_args()
     s = dict(SHAPES_1B, layers=args.layers)
     base, derived, indep = args.cache / "base", args.cache / "derived", args.cache / "independent"
@@ -200,10 +202,11 @@ def main() -> None:
     size_gb = (base / "model.safetensors").stat().st_size / 1e9
     print(f"checkpoints: {p1 / 1e9:.2f}B parameters each, bf16, {size_gb:.2f} GB per file")
     for label, suspect in pairs:
-        wall, peak_mb, result = run_compare(base, suspect)
+        extra = ["--threads", str(args.threads)] if args.threads else []
+        wall, peak_mb, result = run_compare(base, suspect, extra)
         print(f"compare base vs {label}: verdict={result['verdict']} p={result['p_value']:.4g} "
               f"statistic={result['statistic']:.4f} null_mean={result['null_mean']:.4f} z={result['z']:.1f}")
-        print(f"  wall time {wall:.1f} s (target <= 60 s), peak RSS {peak_mb:.0f} MB (target <= 2048 MB)")
+        print(f"  threads: {args.threads or 'default'}; wall time {wall:.1f} s (target <= 60 s), peak RSS {peak_mb:.0f} MB (target <= 2048 MB)")
         scale = p8 / p1
         # memory: the per-process floor plus what grows with d (permuted projections, sampled units,
         # similarity blocks) - scaled by d and by the largest unit group

@@ -429,7 +429,7 @@ def test_cli_compare_table(family, cli):
               "--alpha", "0.02")
     assert res.code == 1, res
     assert "where the weights agree" in res.out
-    assert "derived" in res.out and "plain cos" in res.out
+    assert "derived" in res.out and "plain" in res.out and "agree" in res.out
 
 
 def test_cli_scan_folder_of_candidates(family, cli, tmp_path):
@@ -471,3 +471,43 @@ def test_hidden_size_mismatch_is_inconclusive(family, tmp_path):
     small.save_pretrained(tmp_path / "small", safe_serialization=True)
     r = compare(family["paths"]["base"], tmp_path / "small", OPTS)
     assert r.verdict == "inconclusive" and "hidden sizes differ" in r.reason
+
+
+def test_cli_output_file_is_the_json_report(family, cli, tmp_path):
+    p = family["paths"]
+    out = tmp_path / "evidence.json"
+    res = cli("provenance", "compare", p["base"], p["merge"], "--threads", "1", "--no-direct", "-o", out)
+    assert res.code == 1, res
+    report = json.loads(out.read_text())
+    assert report["verdict"] == "derived" and report["suspect"].endswith("merge")
+    assert all(row["direct_cosine"] is None for row in report["layers"])
+    res = cli("provenance", "compare", p["base"], p["merge"], "--threads", "1", "-o", tmp_path / "no" / "x.json")
+    assert res.code == 2 and "does not exist" in res.err
+
+
+def test_repeated_kv_heads_suspect_is_derived(family, tmp_path):
+    """GQA -> MHA conversion (k/v heads repeated for every query head) changes shapes, not the verdict."""
+    from transformers import LlamaForCausalLM
+
+    src = family["models"]["finetune"]
+    cfg = copy.deepcopy(src.config)
+    groups = cfg.num_attention_heads // cfg.num_key_value_heads
+    hd = cfg.hidden_size // cfg.num_attention_heads
+    cfg.num_key_value_heads = cfg.num_attention_heads
+    mha = LlamaForCausalLM(cfg)
+    sd = src.state_dict()
+    for i in range(cfg.num_hidden_layers):
+        for part in ("k_proj", "v_proj"):
+            key = f"model.layers.{i}.self_attn.{part}.weight"
+            w = sd[key].reshape(-1, hd, cfg.hidden_size)
+            sd[key] = w.repeat_interleave(groups, dim=0).reshape(-1, cfg.hidden_size)
+    mha.load_state_dict(sd)
+    ids = torch.randint(0, VOCAB, (1, 12), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.allclose(mha(input_ids=ids).logits, src(input_ids=ids).logits, atol=1e-4)
+    mha.save_pretrained(tmp_path / "mha", safe_serialization=True)
+    r = compare(family["paths"]["base"], tmp_path / "mha", OPTS)
+    assert r.verdict == "derived"
+    row = next(row for row in r.layers if row.layer == "2")
+    assert row.units["attn_in"] == (512, 768)
+    assert row.groups["attn_in"] > 0.9

@@ -6,10 +6,12 @@ Exit codes: 0 - no suspect is ``derived`` (verdicts ``independent`` / ``inconclu
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -27,18 +29,25 @@ def _options(permutations: int, units: int, proj_dim: int, alpha: float, seed: i
                           independent_above=max(alpha, 0.05), seed=seed, direct=direct, threads=threads)
 
 
+def _write_report(path: Optional[Path], report: dict) -> None:
+    if path is None:
+        return
+    from .._io import atomic_write
+
+    atomic_write(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    _common.stderr.print(f"report written to {escape(str(path))}")
+
+
 def _progress() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=_common.stderr, transient=True)
+                    console=_common.stderr, transient=True, disable=not _common.stderr.is_terminal)
 
 
 def _layer_table(result) -> Table:
-    table = Table(title=f"where the weights agree (statistic: matched cosine; null: {result.permutations} "
-                        "residual permutations)", title_justify="left")
-    for col, just in (("layer", "right"), ("attn in", "right"), ("attn out", "right"), ("mlp in", "right"),
-                      ("mlp out", "right"), ("tokens", "right"), ("null mean", "right"), ("p", "right"),
-                      ("plain cos", "right"), ("agrees", "left")):
-        table.add_column(col, justify=just)
+    table = Table(title="where the weights agree", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 0))
+    for col in ("layer", "attn in", "attn out", "mlp in", "mlp out", "tokens", "null", "p", "plain"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("agree", justify="left", no_wrap=True)
     for row in result.layers:
         def cell(key: str) -> str:
             v = row.groups.get(key)
@@ -66,12 +75,14 @@ def register(app: typer.Typer) -> None:
         suspect: Path = typer.Argument(..., help="Suspect model: folder or .safetensors / .gguf file."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
         permutations: int = typer.Option(99, "--permutations", help="Null replicates T (smallest p = 1/(T+1))."),
-        units: int = typer.Option(32, "--units", help="Base units sampled per layer and group."),
-        proj_dim: int = typer.Option(128, "--proj-dim", help="Random projection dimension."),
+        units: int = typer.Option(16, "--units", help="Base units sampled per layer and group."),
+        proj_dim: int = typer.Option(96, "--proj-dim", help="Random projection dimension."),
         alpha: float = typer.Option(0.01, "--alpha", help="Verdict 'derived' when p <= alpha."),
         seed: int = typer.Option(0, "--seed", help="Seed of the sampling, projection and null permutations."),
         no_direct: bool = typer.Option(False, "--no-direct", help="Skip the plain-cosine column (faster)."),
         threads: Optional[int] = typer.Option(None, "--threads", help="BLAS threads (default: all cores)."),
+        output: Optional[Path] = typer.Option(None, "--output", "-o",
+                                              help="Also write the JSON report to this file (evidence to keep)."),
     ) -> None:
         """Compare SUSPECT with BASE: verdict derived / independent / inconclusive, p-value, per-layer table.
 
@@ -90,10 +101,14 @@ def register(app: typer.Typer) -> None:
                 bar.update(tasks[stage], completed=done)
 
             result = compare(base, suspect, opts, progress=step)
+        _write_report(output, result.to_dict())
         if as_json:
             _common.print_json(result.to_dict())
         else:
             _common.stdout.print(_layer_table(result))
+            _common.stdout.print(f"cells: matched cosine per unit group; null: mean of {result.permutations} "
+                                 "residual-permutation replicates; p: exact, per layer; plain: cosine of "
+                                 "same-named tensors (defeated by permutations)")
             _common.stdout.print(_summary(result))
         if result.verdict == "derived":
             raise typer.Exit(1)
@@ -104,11 +119,13 @@ def register(app: typer.Typer) -> None:
         dirs: List[Path] = typer.Argument(..., help="Candidate model folders/files, or folders holding them."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout."),
         permutations: int = typer.Option(99, "--permutations", help="Null replicates T (smallest p = 1/(T+1))."),
-        units: int = typer.Option(32, "--units", help="Base units sampled per layer and group."),
-        proj_dim: int = typer.Option(128, "--proj-dim", help="Random projection dimension."),
+        units: int = typer.Option(16, "--units", help="Base units sampled per layer and group."),
+        proj_dim: int = typer.Option(96, "--proj-dim", help="Random projection dimension."),
         alpha: float = typer.Option(0.01, "--alpha", help="Verdict 'derived' when p <= alpha."),
         seed: int = typer.Option(0, "--seed", help="Seed of the sampling, projection and null permutations."),
         threads: Optional[int] = typer.Option(None, "--threads", help="BLAS threads (default: all cores)."),
+        output: Optional[Path] = typer.Option(None, "--output", "-o",
+                                              help="Also write the JSON report to this file (evidence to keep)."),
     ) -> None:
         """Compare every candidate under DIRS with BASE: one verdict each.
 
@@ -125,8 +142,10 @@ def register(app: typer.Typer) -> None:
                 bar.update(task, completed=done)
 
             results = scan(base, dirs, opts, progress=step)
+        report = {"base": str(base), "candidates": [r.to_dict() for r in results]}
+        _write_report(output, report)
         if as_json:
-            _common.print_json({"base": str(base), "candidates": [r.to_dict() for r in results]})
+            _common.print_json(report)
         else:
             table = Table(title=f"provenance scan against {escape(str(base))}", title_justify="left")
             for col in ("candidate", "verdict", "p", "statistic", "null mean", "z", "reason"):

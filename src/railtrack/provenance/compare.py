@@ -29,9 +29,9 @@ class CompareOptions:
     """Knobs of the test. The defaults are the documented ones (docs/provenance.md)."""
 
     #: units sampled from the base per layer and group
-    units: int = 32
+    units: int = 16
     #: random projection dimension for the residual coordinates (identity when d <= proj_dim)
-    proj_dim: int = 128
+    proj_dim: int = 96
     #: null replicates T (residual permutations); the smallest p-value is 1/(T+1)
     permutations: int = 99
     #: candidates per sampled unit given to the assignment solver

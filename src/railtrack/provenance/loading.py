@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -42,8 +43,16 @@ CHUNK_ELEMENTS = 8 * 1024 * 1024
 
 
 def widen_bf16(raw: np.ndarray) -> np.ndarray:
-    """Widen raw bfloat16 bit patterns (uint16) to float32: the 16 bits become the high half."""
-    return (raw.astype(np.uint32) << 16).view(np.float32)
+    """Widen raw bfloat16 bit patterns (uint16) to float32: the 16 bits become the high half.
+
+    Written as a strided copy into the high 16-bit halves of a zeroed buffer, which is an
+    order of magnitude faster than casting to uint32 and shifting.
+    """
+    raw = np.asarray(raw, dtype=np.uint16)
+    words = np.zeros(raw.size * 2, dtype=np.uint16)
+    high = 1 if sys.byteorder == "little" else 0
+    words[high::2] = raw.reshape(-1)
+    return words.view(np.float32).reshape(raw.shape)
 
 
 @dataclass(frozen=True)
@@ -120,9 +129,12 @@ class Checkpoint:
         b = n0 if stop is None else min(n0, int(stop))
         if b < a:
             b = a
-        if self.format == "gguf":
-            return self._read_gguf(info, a, b)
-        return _read_safetensors(info, a, b)
+        try:
+            if self.format == "gguf":
+                return self._read_gguf(info, a, b)
+            return _read_safetensors(info, a, b)
+        except OSError as exc:  # file vanished or unreadable mid-comparison
+            raise InputError(f"cannot read {info.file}: {exc.strerror or exc}") from None
 
     def take(self, name: str, rows: np.ndarray) -> np.ndarray:
         """The given rows (first axis) of tensor ``name`` as float32, reading only those rows."""
@@ -130,7 +142,10 @@ class Checkpoint:
         info = self.info(name)
         if info.dtype == "BF16" and self.format == "safetensors" and len(info.shape) >= 1:
             shape = tuple(int(s) for s in info.shape)
-            mm = np.memmap(info.file, dtype="<u2", mode="r", offset=info.offset, shape=shape)
+            try:
+                mm = np.memmap(info.file, dtype="<u2", mode="r", offset=info.offset, shape=shape)
+            except OSError as exc:
+                raise InputError(f"cannot read {info.file}: {exc.strerror or exc}") from None
             try:
                 out = widen_bf16(np.asarray(mm[rows]))
             finally:
@@ -172,7 +187,25 @@ class Checkpoint:
             out = gguf.quants.dequantize(part, qtype)
         except NotImplementedError:
             raise InputError(f"{self.path}: tensor {info.name}: GGUF type {qtype.name} cannot be dequantized") from None
-        return np.ascontiguousarray(out, dtype=np.float32)
+        out = np.array(out, dtype=np.float32, copy=True)
+        self._release_gguf_pages()
+        return out
+
+    def _release_gguf_pages(self) -> None:
+        """Drop the file pages the reader's whole-file memory map has touched (best effort).
+
+        They are clean file-backed pages, so the kernel re-reads them if needed; without this
+        they would stay in the process's RSS until the reader is closed.
+        """
+        import mmap
+
+        raw = getattr(getattr(self._gguf, "data", None), "_mmap", None)
+        if raw is None or not hasattr(raw, "madvise") or not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        try:
+            raw.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):
+            pass
 
     def _gguf_tensor(self, name: str) -> Any:
         if self._gguf is None:

@@ -113,11 +113,12 @@ def aligned_row_scores(base_rows: np.ndarray, suspect_rows: np.ndarray, perms: n
     """
     if len(base_rows) == 0:
         return np.zeros(len(perms))
-    b = normalize_rows(base_rows.astype(np.float32))
-    s = normalize_rows(suspect_rows.astype(np.float32))
+    # coordinates on the first axis, so that permuting them gathers whole contiguous rows
+    b = np.ascontiguousarray(normalize_rows(base_rows.astype(np.float32)).T)
+    s = np.ascontiguousarray(normalize_rows(suspect_rows.astype(np.float32)).T)
     out = np.empty(len(perms), dtype=np.float64)
     for t, perm in enumerate(perms):
-        out[t] = float(np.einsum("ij,ij->i", b[:, perm], s).mean())
+        out[t] = float(np.einsum("ij,ij->", b[perm], s)) / b.shape[1]
     return out
 
 
