@@ -221,3 +221,20 @@ def test_xss_and_latex_payloads_are_escaped_everywhere(client, field):
     assert "<script>" not in md
     listing = client.get("/licenses").text
     assert "<script>alert" not in listing
+
+
+def test_compare_two_licenses_clause_by_clause(client):
+    a = client.post("/api/licenses", json=MANIFEST).json()["id"]
+    other = {**MANIFEST, "name": "Borealis", "flavor": "rail", "restrictions": ["biometrics.remote-identification"],
+             "custom_restrictions": [{"text": f"To rank job applicants. {XSS}", "domain": "discrimination"}]}
+    b = client.post("/api/licenses", json=other).json()["id"]
+    diff = client.get(f"/api/licenses/{a}/diff/{b}").json()
+    assert diff["added"] == ["biometrics.remote-identification"]
+    assert set(diff["removed"]) == {"military.military-use", "health.medical-advice"}
+    assert diff["fields"]["flavor"] == ["open", "rail"]
+    page = client.get(f"/licenses/{a}/compare", params={"with": b})
+    assert page.status_code == 200
+    assert "Remote biometric identification" in page.text and "Military use" in page.text
+    assert "<script>alert" not in page.text
+    assert f'<option value="{b}">' in client.get(f"/licenses/{a}").text
+    assert client.get(f"/api/licenses/{a}/diff/rt-000000000000").status_code == 404

@@ -193,3 +193,13 @@ def test_dashboard_on_an_empty_store_explains_how_to_get_data():
         page = c.get("/dashboard")
         assert page.status_code == 200 and "railtrack hub import" in page.text
         assert c.get("/api/reports/adoption").status_code == 404
+
+
+def test_dashboard_offers_the_self_contained_html_report(client):
+    page = client.get("/dashboard", params={"since": "2024-01-01"})
+    assert 'href="/api/reports/html?since=2024-01-01"' in page.text
+    resp = client.get("/api/reports/html", params={"since": "2024-01-01"})
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/html")
+    assert "attachment" in resp.headers["content-disposition"]
+    assert "<svg" in resp.text and "<script" not in resp.text
+    assert "script-src" not in resp.headers["content-security-policy"]

@@ -296,3 +296,15 @@ async def get_license(
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return Response(content=data, media_type=media, headers=headers)
+
+
+@router.get("/licenses/{license_id}/diff/{other_id}", summary="Clause-level differences between two licenses",
+            responses=NOT_FOUND)
+def diff_licenses(request: Request, license_id: str = LICENSE_ID, other_id: str = Path(
+        ..., pattern=r"^rt-[0-9a-f]{12}$", description="The license to compare with")) -> dict[str, Any]:
+    """``railtrack.licenses.diff_specs``: restrictions added and removed going from the first
+    license to the second, custom restrictions, domains, and other fields that differ."""
+    from ...licenses import diff_specs
+
+    state = get_state(request)
+    return diff_specs(load_license(state, license_id), load_license(state, other_id)).to_dict()

@@ -166,3 +166,24 @@ def api_csv(
         name += f"-until-{until}"
     return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+@router.get("/html", summary="Self-contained HTML report (all three reports, inline charts)", response_class=Response,
+            responses={200: {"content": {"text/html": {}}, "description": "HTML report"}})
+def api_html_report(request: Request, since: str | None = SINCE, until: str | None = UNTIL) -> Response:
+    """The same page as ``railtrack report ... --html``, as a download."""
+    from ...reports.render import html_report
+
+    state = get_state(request)
+    data = {name: report_data(state, name, since, until) for name in ("adoption", "licenses", "clauses")}
+
+    def make() -> str:
+        with _chart_lock, state.cursor() as cur:
+            return html_report(cur, since, until, data=data)
+
+    html = _cached(state, ("html", since, until), make, limit=16)
+    return Response(html, media_type="text/html; charset=utf-8", headers={
+        "Content-Disposition": 'attachment; filename="railtrack-report.html"',
+        # a standalone document with its own inline styles and SVG; never script
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+    })

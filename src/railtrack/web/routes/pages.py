@@ -192,6 +192,34 @@ def license_page(request: Request, license_id: str = FastPath(..., pattern=r"^rt
         "text": rendered(state, spec, "txt", license_id).decode("utf-8"),
         "card": rendered(state, spec, "card", license_id).decode("utf-8"),
         "notice": rendered(state, spec, "notice", license_id).decode("utf-8"),
+        "others": [r for r in _recent_licenses(state) if r[0] != license_id],
+    })
+
+
+def _recent_licenses(state: Any, limit: int = 200) -> list[tuple[str, str]]:
+    with state.cursor() as cur:
+        return cur.execute("SELECT license_id, title FROM generated_licenses ORDER BY created_at DESC, license_id"
+                           " LIMIT ?", [limit]).fetchall()
+
+
+@router.get("/licenses/{license_id}/compare", response_class=HTMLResponse)
+def compare_page(request: Request, license_id: str = FastPath(..., pattern=r"^rt-[0-9a-f]{12}$"),
+                 with_: str = Query(..., alias="with", pattern=r"^rt-[0-9a-f]{12}$")):
+    """What changes from one recorded license to another (``railtrack license diff``)."""
+    from ...catalog.clauses import load_catalog
+    from .api_licenses import diff_licenses
+
+    diff = diff_licenses(request, license_id, with_)
+    cat = load_catalog()
+
+    def clause(cid: str) -> dict[str, str]:
+        c = cat.get(cid) if cid in cat else None
+        return {"id": cid, "title": c.title if c else cid, "domain": c.domain if c else ""}
+
+    return page(request, "compare.html", {
+        "nav": "licenses", "diff": diff,
+        "added": [clause(c) for c in diff["added"]], "removed": [clause(c) for c in diff["removed"]],
+        "common": [clause(c) for c in diff["common"]],
     })
 
 
