@@ -378,6 +378,11 @@ def _sql_str(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+#: The cardData fields the import reads (json_transform schema: one parse per row).
+CARD_FIELDS = json.dumps({"license": "JSON", "license_name": "VARCHAR", "license_link": "VARCHAR",
+                          "base_model": "JSON", "base_model_relation": "VARCHAR"})
+
+
 def _stage_hub_stats(con: duckdb.DuckDBPyConnection, path: Path, rejections: Counter, progress: Progress | None) -> tuple[int, int]:
     """Stage the daily ``models.parquet`` dump entirely in DuckDB SQL (2M rows in seconds)."""
     cols = _parquet_columns(path)
@@ -437,6 +442,9 @@ def _stage_hub_stats(con: duckdb.DuckDBPyConnection, path: Path, rejections: Cou
         WITH src AS (
             SELECT file_row_number AS _row_no, *, {cd} AS _cd, {bm} AS _bm
             FROM read_parquet({_sql_str(path)}, file_row_number = true)
+        ), parsed AS (
+            -- one parse of cardData into the few fields we need
+            SELECT *, json_transform(_cd, '{CARD_FIELDS}') AS _j FROM src
         )
         SELECT _row_no AS row_no,
             nullif(trim(CAST("id" AS VARCHAR)), '') AS model_id,
@@ -449,20 +457,20 @@ def _stage_hub_stats(con: duckdb.DuckDBPyConnection, path: Path, rejections: Cou
             CAST({col("library_name")} AS VARCHAR) AS library_name,
             {gated} AS gated,
             {tags} AS tags,
-            coalesce({str_or_list("(_cd -> '$.license')")}, []) AS card_licenses,
-            _cd ->> '$.license_name' AS license_name, _cd ->> '$.license_link' AS license_link,
-            coalesce(list_filter(CASE json_type(_cd -> '$.base_model')
-                WHEN 'ARRAY' THEN try_cast(_cd -> '$.base_model' AS VARCHAR[])
-                WHEN 'VARCHAR' THEN [_cd ->> '$.base_model'] ELSE [] END,
+            coalesce({str_or_list("_j.license")}, []) AS card_licenses,
+            _j.license_name AS license_name, _j.license_link AS license_link,
+            coalesce(list_filter(CASE json_type(_j.base_model)
+                WHEN 'ARRAY' THEN try_cast(_j.base_model AS VARCHAR[])
+                WHEN 'VARCHAR' THEN [_j.base_model ->> '$'] ELSE [] END,
                 lambda x: x IS NOT NULL AND trim(x) <> ''), []) AS card_bases,
-            CASE WHEN lower(_cd ->> '$.base_model_relation') IN ('adapter', 'finetune', 'quantized', 'merge')
-                 THEN lower(_cd ->> '$.base_model_relation') END AS card_relation,
+            CASE WHEN lower(_j.base_model_relation) IN ('adapter', 'finetune', 'quantized', 'merge')
+                 THEN lower(_j.base_model_relation) END AS card_relation,
             coalesce(try_cast(json_extract_string(_bm, '$.models[*].id') AS VARCHAR[]), []) AS api_bases,
             lower(_bm ->> '$.relation') AS api_relation,
             NULL::VARCHAR[] AS files,
             NULL::VARCHAR AS card_hash,
             _cd IS NOT NULL AS has_card_meta
-        FROM src
+        FROM parsed
     """
     sql = st.insert_stage_sql(select)
     try:

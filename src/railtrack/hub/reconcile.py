@@ -58,9 +58,8 @@ def build_edges(con: duckdb.DuckDBPyConnection, table: str, tree_table: str) -> 
         f"""CREATE OR REPLACE TEMP TABLE _rt_edges_raw AS
         WITH tag_edges AS (
             SELECT model_id, substr(t, 12) AS rest FROM (
-                SELECT model_id, unnest(tags) AS t FROM {table}
-                WHERE list_bool_or(list_transform(tags, lambda x: x LIKE 'base_model:%'))
-            ) WHERE t LIKE 'base_model:%'
+                SELECT model_id, unnest(list_filter(tags, lambda x: x LIKE 'base_model:%')) AS t FROM {table}
+            )
         ), tag_parsed AS (
             SELECT model_id,
                 CASE WHEN split_part(rest, ':', 1) IN {RELATIONS_SQL} AND strpos(rest, ':') > 0
@@ -154,11 +153,14 @@ def write_conflicts(con: duckdb.DuckDBPyConnection, table: str) -> int:
     con.execute(
         f"""INSERT INTO metadata_conflicts (model_id, field, tags, card, resolved)
         WITH t AS (
+            -- only models with an edge named by one of card/tags can disagree
             SELECT model_id,
                 list_sort(list(base_id) FILTER (WHERE source IN ('tags', 'both'))) AS from_tags,
                 list_sort(list(base_id) FILTER (WHERE source IN ('card', 'both'))) AS from_card,
                 list_sort(list(base_id)) AS resolved
-            FROM _rt_edges WHERE source <> 'tree' GROUP BY model_id
+            FROM _rt_edges WHERE source <> 'tree'
+              AND model_id IN (SELECT model_id FROM _rt_edges WHERE source IN ('card', 'tags'))
+            GROUP BY model_id
         )
         SELECT t.model_id, 'base_model', to_json(coalesce(from_tags, []))::VARCHAR,
                to_json(coalesce(from_card, []))::VARCHAR, to_json(resolved)::VARCHAR
