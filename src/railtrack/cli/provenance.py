@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
         alpha: float = typer.Option(0.01, "--alpha", help="Verdict 'derived' when p <= alpha."),
         seed: int = typer.Option(0, "--seed", help="Seed of the sampling, projection and null permutations."),
         no_direct: bool = typer.Option(False, "--no-direct", help="Skip the plain-cosine column (faster)."),
-        threads: Optional[int] = typer.Option(None, "--threads", help="BLAS threads (default: all cores)."),
+        threads: Optional[int] = typer.Option(None, "--threads", help="BLAS threads (default: 1 when the machine is busy, else all cores)."),
         output: Optional[Path] = typer.Option(None, "--output", "-o",
                                               help="Also write the JSON report to this file (evidence to keep)."),
     ) -> None:
@@ -123,7 +123,7 @@ def register(app: typer.Typer) -> None:
         proj_dim: int = typer.Option(96, "--proj-dim", help="Random projection dimension."),
         alpha: float = typer.Option(0.01, "--alpha", help="Verdict 'derived' when p <= alpha."),
         seed: int = typer.Option(0, "--seed", help="Seed of the sampling, projection and null permutations."),
-        threads: Optional[int] = typer.Option(None, "--threads", help="BLAS threads (default: all cores)."),
+        threads: Optional[int] = typer.Option(None, "--threads", help="BLAS threads (default: 1 when the machine is busy, else all cores)."),
         output: Optional[Path] = typer.Option(None, "--output", "-o",
                                               help="Also write the JSON report to this file (evidence to keep)."),
     ) -> None:

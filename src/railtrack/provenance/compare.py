@@ -45,7 +45,9 @@ class CompareOptions:
     #: compute the plain (non-robust) cosine of same-named, same-shaped tensors for the table
     direct: bool = True
     seed: int = 0
-    #: BLAS threads (None: the library default); 1 is fastest on a machine shared with other jobs
+    #: BLAS threads. None: automatic - one thread when the machine is already busy (load
+    #: average >= CPU count, where multi-threaded BLAS oversubscribes and runs several times
+    #: slower), else the BLAS library's default
     threads: int | None = None
 
     def __post_init__(self) -> None:
@@ -297,11 +299,18 @@ def _threads(options: CompareOptions | None):
     """A context that limits BLAS threads to ``options.threads`` (no-op when unset)."""
     import contextlib
 
-    if options is None or options.threads is None:
-        return contextlib.nullcontext()
+    threads = options.threads if options is not None else None
+    if threads is None:
+        try:
+            busy = os.getloadavg()[0] >= (os.cpu_count() or 1)
+        except OSError:  # not available on this platform
+            busy = False
+        if not busy:
+            return contextlib.nullcontext()
+        threads = 1
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=options.threads, user_api="blas")
+    return threadpool_limits(limits=threads, user_api="blas")
 
 
 def compare_profile(profile: BaseProfile, suspect: Checkpoint | str | os.PathLike[str],
