@@ -81,6 +81,9 @@ def test_descendant_audit_lists_violations_with_evidence(client):
     assert page.text.count('data-verdict="violation"') == min(100, len(violators))
     assert APACHE_CHILD in page.text and "llama2/passthrough" in page.text
     assert "declared_license: apache-2.0" in page.text
+    # the family tree lists the child under its base, with the relation
+    tree = page.text[page.text.index('id="lineage-tree"'):]
+    assert f'<a href="/models/{APACHE_CHILD}">{APACHE_CHILD}</a> <span class="muted small">finetune' in tree
 
 
 def test_model_page_of_a_child(client):

@@ -89,6 +89,29 @@ def lineage(state: WebState, model_id: str, max_depth: int | None = None) -> dic
     }
 
 
+def lineage_tree(state: WebState, model_id: str, max_depth: int = 3, max_nodes: int = 300) -> dict[str, Any]:
+    """The descendants as a nested tree (``LineageGraph.tree``), cut to ``max_nodes`` nodes;
+    models the store has metadata for come first."""
+    tree = graph(state).tree(model_id, max_depth=max_depth)
+    shown = 0
+
+    def prune(node: dict[str, Any]) -> None:
+        nonlocal shown
+        kept = []
+        for child in sorted(node.get("children", []), key=lambda c: (bool(c.get("missing")), c["id"].lower())):
+            if shown >= max_nodes:
+                break
+            shown += 1
+            kept.append(child)
+            prune(child)
+        node["hidden"] = len(node.get("children", [])) - len(kept)
+        node["children"] = kept
+
+    prune(tree)
+    tree["shown"] = shown
+    return tree
+
+
 def run_audit(state: WebState, model_id: str, descendants: bool, max_depth: int | None = None) -> dict[str, Any]:
     """``railtrack.adherence.audit`` on the app's store (the lineage graph is shared; results
     are cached until the store changes)."""

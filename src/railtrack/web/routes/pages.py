@@ -293,10 +293,11 @@ def model_page(
     in_store: bool = Query(True, description="Only derivatives the store has metadata for"),
     page_no: int = Query(1, alias="page", ge=1, le=100_000),
 ):
-    from .api_models import lineage, model_record, run_audit
+    from .api_models import lineage, lineage_tree, model_record, run_audit
 
     state = get_state(request)
     info = lineage(state, model_id)
+    tree = lineage_tree(state, model_id) if info["descendants"]["total"] else None
     record = model_record(state, model_id)
     own = run_audit(state, model_id, descendants=False)["derivatives"][0]
     report = run_audit(state, model_id, descendants=True) if info["descendants"]["total"] else None
@@ -320,6 +321,7 @@ def model_page(
         "model_id": model_id,
         "record": record,
         "lineage": info,
+        "tree": tree,
         "own": own,
         "report": report,
         "rows": shown,
