@@ -286,3 +286,24 @@ def test_killed_import_leaves_previous_state(tmp_path):
     # and the store still takes the import afterwards
     res = import_paths(con, [big])
     assert res.rows_imported > 390_000
+
+
+def test_hub_stats_column_variants(tmp_path):
+    """JSON-string baseModels/tags, ISO-string dates and a cardData struct are all read."""
+    t = pa.table({
+        "id": ["v/a", "v/b"],
+        "createdAt": ["2023-05-01T10:00:00.000Z", "not a date"],
+        "baseModels": [json.dumps({"relation": "adapter", "models": [{"id": "b/1"}]}), "{broken"],
+        "tags": [json.dumps(["license:mit", "base_model:adapter:b/1"]), None],
+        "cardData": pa.array([{"license": "mit", "base_model": "b/1"}, None],
+                             pa.struct([("license", pa.string()), ("base_model", pa.string())])),
+    })
+    path = tmp_path / "variants.parquet"
+    pq.write_table(t, path)
+    con = connect(":memory:")
+    res = import_paths(con, [path], fmt="hub-stats")
+    assert res.rows_imported == 2
+    rows = {r[0]: r[1:] for r in con.execute("SELECT model_id, licenses, created_at, tags FROM models").fetchall()}
+    assert rows["v/a"][0] == ["mit"] and rows["v/a"][1] == dt.datetime(2023, 5, 1, 10, 0)
+    assert rows["v/b"][1] is None and rows["v/b"][2] is None  # tags unknown
+    assert con.execute("SELECT relation, source FROM base_models").fetchall() == [("adapter", "both")]

@@ -409,10 +409,12 @@ def _stage_hub_stats(con: duckdb.DuckDBPyConnection, path: Path, rejections: Cou
 
     tags_t = types.get("tags", "")
     tags = col("tags", "[]::VARCHAR[]")
-    if "tags" in colset and "[]" not in tags_t:  # tags stored as a JSON string
-        tags = "coalesce(try_cast(json(\"tags\") AS VARCHAR[]), [])"
+    if "tags" in colset and tags_t.upper() in ("VARCHAR", "JSON"):  # tags stored as a JSON string
+        tags = "CASE WHEN json_valid(\"tags\") THEN try_cast(\"tags\"::JSON AS VARCHAR[]) END"
+    elif "tags" in colset and not tags_t.endswith("[]"):
+        tags = "NULL::VARCHAR[]"  # an unusable tags column: tags unknown
     card_t = types.get("cardData", "")
-    if "cardData" in colset and "VARCHAR" in card_t.upper():
+    if "cardData" in colset and card_t.upper() in ("VARCHAR", "JSON"):
         cd = ('CASE WHEN json_valid("cardData") THEN CASE WHEN json_type("cardData") = \'OBJECT\' '
               'THEN "cardData"::JSON END END')
         cd_bad = ('"cardData" IS NOT NULL AND trim("cardData") NOT IN (\'\', \'null\') AND '
@@ -422,13 +424,21 @@ def _stage_hub_stats(con: duckdb.DuckDBPyConnection, path: Path, rejections: Cou
         cd_bad = "false"
     else:
         cd, cd_bad = "NULL::JSON", "false"
-    bm_t = types.get("baseModels", "")
-    if "baseModels" in colset and "VARCHAR" in bm_t.upper():
-        bm = 'CASE WHEN json_valid("baseModels") THEN "baseModels"::JSON END'
-    elif "baseModels" in colset:
-        bm = 'to_json("baseModels")'
-    else:
+    bm_t = types.get("baseModels", "").upper()
+    if "baseModels" in colset and bm_t.startswith("STRUCT") and "MODELS" in bm_t and "RELATION" in bm_t:
+        # the dump's native layout: read the struct directly, no JSON round trip
         bm = "NULL::JSON"
+        api_bases = 'coalesce(list_filter(list_transform("baseModels".models, lambda m: m.id), lambda x: x IS NOT NULL), [])'
+        api_rel = 'lower("baseModels".relation)'
+    else:
+        if "baseModels" in colset and bm_t in ("VARCHAR", "JSON"):
+            bm = 'CASE WHEN json_valid("baseModels") THEN "baseModels"::JSON END'
+        elif "baseModels" in colset:
+            bm = 'to_json("baseModels")'
+        else:
+            bm = "NULL::JSON"
+        api_bases = "coalesce(try_cast(json_extract_string(_bm, '$.models[*].id') AS VARCHAR[]), [])"
+        api_rel = "lower(_bm ->> '$.relation')"
     gated = col("gated")
     if "gated" in colset:
         gated = 'lower(CAST("gated" AS VARCHAR))'
@@ -465,8 +475,8 @@ def _stage_hub_stats(con: duckdb.DuckDBPyConnection, path: Path, rejections: Cou
                 lambda x: x IS NOT NULL AND trim(x) <> ''), []) AS card_bases,
             CASE WHEN lower(_j.base_model_relation) IN ('adapter', 'finetune', 'quantized', 'merge')
                  THEN lower(_j.base_model_relation) END AS card_relation,
-            coalesce(try_cast(json_extract_string(_bm, '$.models[*].id') AS VARCHAR[]), []) AS api_bases,
-            lower(_bm ->> '$.relation') AS api_relation,
+            {api_bases} AS api_bases,
+            {api_rel} AS api_relation,
             NULL::VARCHAR[] AS files,
             NULL::VARCHAR AS card_hash,
             _cd IS NOT NULL AS has_card_meta
