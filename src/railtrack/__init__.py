@@ -39,6 +39,8 @@ _EXPORTS: dict[str, str] = {
     "adoption": "railtrack.reports",
     "licenses_report": "railtrack.reports",
     "clauses_report": "railtrack.reports",
+    "create_app": "railtrack.web",
+    "build_sample_store": "railtrack.sample",
 }
 
 

@@ -29,7 +29,7 @@ from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -211,4 +211,4 @@ def create_app(
     return app
 
 
-__all__ = ["create_app", "readable_errors", "HTMLResponse"]
+__all__ = ["create_app", "readable_errors"]
