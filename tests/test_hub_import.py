@@ -132,22 +132,22 @@ def test_hub_stats_true_counts(tmp_path):
 def test_weekly_snapshots_build_history(tmp_path):
     paths = gen_hub_stats.write_snapshots(tmp_path / "w.parquet", 2000, 3, snapshots=3)
     con = connect(":memory:")
-    # import out of order: the newest first, then the older ones
+    # import out of order: the newest first, then the folder of all archives
     import_paths(con, [paths[2]])
     latest = dict(con.execute("SELECT model_id, downloads FROM models").fetchall())
-    import_paths(con, [paths[0], paths[1]])
+    res = import_paths(con, [tmp_path])
+    assert len(res.paths) == 3
     assert dict(con.execute("SELECT model_id, downloads FROM models").fetchall()) == latest  # older never override
     assert con.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 3
-    n_obs = sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
-    dups = con.execute("SELECT sum(rows_rejected) FROM import_runs").fetchone()[0]
-    assert con.execute("SELECT count(*) FROM model_observations").fetchone()[0] == n_obs - dups
+    n_obs = sum(len(set(pq.read_table(p, columns=["id"]).column("id").to_pylist())) for p in paths)
+    assert con.execute("SELECT count(*) FROM model_observations").fetchone()[0] == n_obs
     first = con.execute("SELECT min(first_seen), max(last_seen) FROM models").fetchone()
     dates = sorted(dt.date.fromisoformat(p.stem[-10:]) for p in paths)
     assert first == (dates[0], dates[2])
     # re-importing the same snapshot replaces it instead of duplicating it
     import_paths(con, [paths[1]])
     assert con.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 3
-    assert con.execute("SELECT count(*) FROM model_observations").fetchone()[0] == n_obs - dups
+    assert con.execute("SELECT count(*) FROM model_observations").fetchone()[0] == n_obs
 
 
 def test_corrupt_and_incomplete_parquet(tmp_path):

@@ -615,6 +615,24 @@ def _record_failure(con: duckdb.DuckDBPyConnection, kind: str, started: dt.datet
         pass
 
 
+SNAPSHOT_SUFFIXES = (".parquet", ".csv", ".json", ".jsonl")
+
+
+def _expand(path: Path, fmt: str) -> list[Path]:
+    """A folder of snapshot files (e.g. weekly hub-stats archives) -> its files, by name.
+
+    A folder holding model repos or README cards stays one ``local`` import.
+    """
+    if not path.is_dir() or fmt == "local":
+        return [path]
+    has_cards = (path / "README.md").is_file() or any(
+        c.suffix.lower() in (".md", ".markdown") or (c.is_dir() and any(c.iterdir())) for c in path.iterdir())
+    files = sorted(c for c in path.iterdir() if c.is_file() and c.suffix.lower() in SNAPSHOT_SUFFIXES)
+    if files and not has_cards:
+        return files
+    return [path]
+
+
 def import_paths(
     con: duckdb.DuckDBPyConnection,
     paths: Iterable[str | os.PathLike[str]],
@@ -627,7 +645,8 @@ def import_paths(
     """Import snapshots/cards from ``paths``; one transaction per path.
 
     ``fmt`` is ``auto`` (by extension and columns), ``trees``, ``hub-stats``,
-    ``model-cards`` or ``local``. ``snapshot_date`` defaults to a date in the file name
+    ``model-cards`` or ``local``. A folder of snapshot files (``*.parquet``, ``*.csv``,
+    ``*.json``), e.g. weekly hub-stats archives, is imported file by file in name order. ``snapshot_date`` defaults to a date in the file name
     (``..._20250422_...``), else today. Returns the combined :class:`ImportResult` (the
     run id and snapshot of the last path).
     """
@@ -637,6 +656,7 @@ def import_paths(
     for p in paths:
         if not p.exists():
             raise InputError(f"{p}: no such file or folder")
+    paths = [q for p in paths for q in _expand(p, fmt)]
     total: st.ImportResult | None = None
     for p in paths:
         res = import_path(con, p, fmt, snapshot_date, progress=progress, identify=identify)
