@@ -511,3 +511,16 @@ def test_repeated_kv_heads_suspect_is_derived(family, tmp_path):
     row = next(row for row in r.layers if row.layer == "2")
     assert row.units["attn_in"] == (512, 768)
     assert row.groups["attn_in"] > 0.9
+
+
+def test_cli_inspect_shows_alignment(family, cli):
+    res = cli("provenance", "inspect", family["paths"]["gguf"], "--json")
+    assert res.code == 0, res
+    info = json.loads(res.out)
+    assert info["format"] == "gguf" and info["hidden_size"] == 256 and info["layers"] == 4
+    assert info["groups"]["attn_in"] == {"layers": 4, "units_per_layer": [512], "parts": ["k", "q", "v"]}
+    assert info["groups"]["mlp_in"]["units_per_layer"] == [2 * 704]
+    assert info["output_head"]["name"] == "output.weight"
+    assert info["dtypes"] == {"GGUF:F32": 11, "GGUF:F16": 16, "GGUF:Q8_0": 12}
+    res = cli("provenance", "inspect", family["paths"]["base_sharded"])
+    assert res.code == 0 and "mlp_out" in res.out and "safetensors" in res.out

@@ -158,4 +158,38 @@ def register(app: typer.Typer) -> None:
         if any(r.verdict == "derived" for r in results):
             raise typer.Exit(1)
 
+    @sub.command("inspect")
+    def inspect_cmd(
+        model: Path = typer.Argument(..., help="Model folder or .safetensors / .gguf file."),
+        as_json: bool = typer.Option(False, "--json", help="Print the description as JSON on stdout."),
+    ) -> None:
+        """Show how MODEL's tensors are read and aligned: format, sizes, unit groups, unrecognised tensors."""
+        from ..provenance import describe, open_checkpoint
+
+        with open_checkpoint(model) as ck:
+            info = describe(ck)
+        if as_json:
+            _common.print_json(info)
+            return
+        out = _common.stdout
+        out.print(f"{escape(info['path'])}: {info['format']}, {info['parameters']:,} parameters in "
+                  f"{info['tensors']} tensors ({', '.join(f'{k} x{v}' for k, v in info['dtypes'].items())})")
+        out.print(f"hidden size {info['hidden_size']}, {info['layers']} layers, "
+                  f"tokenizer vocabulary {info['tokenizer_vocabulary'] or 'none'}")
+        table = Table(box=box.SIMPLE_HEAD)
+        for col in ("group", "layers", "units per layer", "parts"):
+            table.add_column(col)
+        for group, g in info["groups"].items():
+            table.add_row(group, str(g["layers"]), ", ".join(map(str, g["units_per_layer"])),
+                          escape(", ".join(g["parts"])))
+        for label, key in (("embedding", "embedding"), ("output head", "output_head")):
+            if info[key]:
+                table.add_row(label, "", str(info[key]["shape"][0]) + " tokens", escape(info[key]["name"]))
+        out.print(table)
+        if info["unaligned"]:
+            out.print(f"not compared ({len(info['unaligned'])}): " + escape(", ".join(info["unaligned"][:12]))
+                      + (" ..." if len(info["unaligned"]) > 12 else ""))
+        for line in info["shape_mismatch"]:
+            out.print(f"shape check failed: {escape(line)}")
+
     app.add_typer(sub, name="provenance")

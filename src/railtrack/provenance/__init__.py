@@ -11,7 +11,7 @@ See ``docs/provenance.md`` for the statistic, the null model and the exact p-val
 
 from __future__ import annotations
 
-from .align import GROUPS, AlignedTensor, Layout, layout_of
+from .align import GROUPS, AlignedTensor, Layout, describe, layout_of
 from .compare import (VERDICTS, BaseProfile, CompareOptions, Comparison, LayerRow, compare,
                       compare_profile, find_candidates, scan)
 from .loading import Checkpoint, TensorInfo, open_checkpoint, widen_bf16
@@ -21,7 +21,7 @@ compare_weights = compare
 scan_weights = scan
 
 __all__ = [
-    "GROUPS", "AlignedTensor", "Layout", "layout_of",
+    "GROUPS", "AlignedTensor", "Layout", "layout_of", "describe",
     "VERDICTS", "BaseProfile", "CompareOptions", "Comparison", "LayerRow", "compare",
     "compare_profile", "find_candidates", "scan", "compare_weights", "scan_weights",
     "Checkpoint", "TensorInfo", "open_checkpoint", "widen_bf16",

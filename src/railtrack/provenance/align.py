@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from .loading import Checkpoint
 
-__all__ = ["AlignedTensor", "Layout", "GROUPS", "layout_of"]
+__all__ = ["AlignedTensor", "Layout", "GROUPS", "layout_of", "describe"]
 
 GROUPS: tuple[str, ...] = ("attn_in", "attn_out", "mlp_in", "mlp_out")
 
@@ -202,3 +202,37 @@ def layout_of(ck: Checkpoint) -> Layout:
             unaligned.append(name)
     return Layout(hidden_size=d, layers=layers, embed=embed, head=head, unaligned=unaligned,
                   shape_mismatch=mismatch)
+
+
+def describe(ck: Checkpoint) -> dict:
+    """What :func:`layout_of` makes of a checkpoint: format, sizes, aligned groups, leftovers.
+
+    Lets a user check, before comparing, that a model's tensors were recognised.
+    """
+    layout = layout_of(ck)
+    dtypes: dict[str, int] = {}
+    for info in ck.tensors.values():
+        dtypes[info.dtype] = dtypes.get(info.dtype, 0) + 1
+    groups: dict[str, dict[str, object]] = {}
+    for layer_groups in layout.layers.values():
+        for group, tensors in layer_groups.items():
+            entry = groups.setdefault(group, {"layers": 0, "units_per_layer": set(), "parts": set()})
+            entry["layers"] = int(entry["layers"]) + 1  # type: ignore[call-overload]
+            entry["units_per_layer"].add(sum(t.n_units for t in tensors))  # type: ignore[union-attr]
+            entry["parts"].update(t.part for t in tensors)  # type: ignore[union-attr]
+    return {
+        "path": str(ck.path),
+        "format": ck.format,
+        "parameters": ck.n_parameters,
+        "tensors": len(ck.tensors),
+        "dtypes": dtypes,
+        "hidden_size": layout.hidden_size,
+        "layers": layout.n_layers,
+        "groups": {g: {"layers": v["layers"], "units_per_layer": sorted(v["units_per_layer"]),  # type: ignore[arg-type]
+                       "parts": sorted(v["parts"])} for g, v in sorted(groups.items())},  # type: ignore[arg-type]
+        "embedding": None if layout.embed is None else {"name": layout.embed.name, "shape": list(layout.embed.shape)},
+        "output_head": None if layout.head is None else {"name": layout.head.name, "shape": list(layout.head.shape)},
+        "unaligned": layout.unaligned,
+        "shape_mismatch": layout.shape_mismatch,
+        "tokenizer_vocabulary": len(ck.vocab() or {}),
+    }
