@@ -175,11 +175,12 @@ PINNED = [
     # -- phi-2 tree (MIT): no behavioral-use obligations ------------------------------------
     # license other / microsoft-research-license (phi-2's earlier license), MLX weights
     ("mlx-community/phi-2", C, {}),
-    # Dutch continued pre-training of phi-2, license mit, ships LICENSE
+    # "Fietje 2, an open and efficient LLM for Dutch", base_model microsoft/phi-2, license mit, ships LICENSE
     ("BramVanroy/fietje-2", C, {}),
-    # quantized by PrunaAI from fietje-2 (a phi-2 grandchild), no license declared
+    # PrunaAI "smashed" copy of fietje-2 (a phi-2 grandchild), no license tag; the card says "The license of
+    # the smashed model follows the license of the original model" (MIT)
     ("PrunaAI/BramVanroy-fietje-2-HQQ-4bit-smashed", C, {}),
-    # card "fine-tuned version of microsoft/phi-2 ... trained using TRL", no license tag
+    # card "This model is a fine-tuned version of microsoft/phi-2 ... trained using TRL", no license tag
     ("AI8191/phi-2-role-play", C, {}),
 ]
 

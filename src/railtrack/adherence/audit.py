@@ -9,7 +9,9 @@ its bases. The result is a JSON-serialisable dict (the CLI and the web app print
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -394,6 +396,20 @@ def _edge_drift(edges: list[tuple[str, str, str]], evidence: dict[str, Evidence]
     return {"edges": total_n, "mutation_rate": round(total_m / total_n, 4) if total_n else None, "per_relation": out}
 
 
+@contextlib.contextmanager
+def no_gc():
+    """Pause the cyclic garbage collector while building large reports (hundreds of thousands of
+    small containers, no reference cycles): it would otherwise rescan them over and over. Plain
+    reference counting still frees memory; the collector is restored afterwards."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def audit(con: duckdb.DuckDBPyConnection, model_id: str, descendants: bool = False, *,
           max_depth: int | None = None, graph: LineageGraph | None = None,
           auditor: Auditor | None = None) -> dict[str, Any]:
@@ -406,6 +422,12 @@ def audit(con: duckdb.DuckDBPyConnection, model_id: str, descendants: bool = Fal
     missing}}``; ``verdict`` is the worst of the model's rules (``compliant`` when none apply).
     Raises :class:`NotFoundError` when the model is neither in the store nor on any edge.
     """
+    with no_gc():
+        return _audit(con, model_id, descendants, max_depth, graph, auditor)
+
+
+def _audit(con: duckdb.DuckDBPyConnection, model_id: str, descendants: bool, max_depth: int | None,
+           graph: LineageGraph | None, auditor: "Auditor | None") -> dict[str, Any]:
     aud = auditor or Auditor(con, graph)
     g = aud.graph
     root_ev = gather(con, [model_id], with_cards=False)[model_id]

@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from ..errors import NotFoundError
-from .audit import Auditor, audit
+from .audit import Auditor, audit, no_gc
 from .lineage import LineageGraph
 from .rules import VIOLATION
 
@@ -83,6 +83,11 @@ def watch_run(con: duckdb.DuckDBPyConnection, *, progress: Callable[[str], None]
     ``{run_id, ran_at, watched: [{model, previous_run, derivatives, new_derivatives: [ids],
     new_violations: [{id, rules: [...]}], resolved: [{id, verdict}], verdicts}], totals}``.
     """
+    with no_gc():
+        return _watch_run(con, progress)
+
+
+def _watch_run(con: duckdb.DuckDBPyConnection, progress: Callable[[str], None] | None) -> dict[str, Any]:
     watched = [r[0] for r in con.execute("SELECT model_id FROM watchlist ORDER BY model_id").fetchall()]
     ran_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     graph = LineageGraph.from_store(con)

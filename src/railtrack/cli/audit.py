@@ -87,6 +87,7 @@ def register(app: typer.Typer) -> None:
         if as_json and csv_path == "-":
             raise UsageError("--json and --csv - both print on stdout; choose one")
         con = connect(db, read_only=True)
+        con.execute("SET enable_progress_bar = false")  # nothing but the report on stdout
         try:
             report = audit(con, model, descendants=descendants, max_depth=depth)
         finally:

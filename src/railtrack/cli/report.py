@@ -55,10 +55,10 @@ def run_report(name: str, compute: Callable[[Any], dict[str, Any]], db: Optional
     finally:
         con.close()
     if chart_bytes is not None:
-        atomic_write(plot, chart_bytes)
+        atomic_write(plot, chart_bytes, mode=_file_mode())
         _common.stderr.print(f"chart written to {plot}", markup=False)
     if page is not None:
-        atomic_write(html, page)
+        atomic_write(html, page, mode=_file_mode())
         _common.stderr.print(f"HTML report written to {html}", markup=False)
     if as_json:
         _common.print_json(data)
@@ -69,6 +69,15 @@ def run_report(name: str, compute: Callable[[Any], dict[str, Any]], db: Optional
     else:
         show(data)
     return data
+
+
+def _file_mode() -> int:
+    """Permissions of a new output file under the current umask (mkstemp alone gives 0600)."""
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def _pct(x: float) -> str:
@@ -159,6 +168,7 @@ def register(app: typer.Typer) -> None:
         if as_json and as_csv:
             raise UsageError("choose one of --json and --csv")
         con = connect(db, read_only=True)
+        con.execute("SET enable_progress_bar = false")  # nothing but the report on stdout
         try:
             data = drift(con, top=top)
         finally:

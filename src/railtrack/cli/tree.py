@@ -45,6 +45,7 @@ def register(app: typer.Typer) -> None:
         from ..store import connect
 
         con = connect(db, read_only=True)
+        con.execute("SET enable_progress_bar = false")  # nothing but the report on stdout
         try:
             graph = LineageGraph.from_store(con)
             if not graph.has(model):

@@ -87,6 +87,7 @@ def register(app: typer.Typer) -> None:
         from ..store import connect
 
         con = connect(db)
+        con.execute("SET enable_progress_bar = false")  # nothing but the report on stdout
         try:
             with _common.stderr.status("auditing watched families...") if not as_json else _nullctx():
                 report = watch_run(con)
