@@ -192,3 +192,30 @@ def test_dashboard_renders_its_charts_and_filters_by_date(page, server, tmp_path
     page.wait_for_url("**/dashboard?since=2024-01-01*")
     assert int(page.inner_text("#stat-models").replace(",", "")) < total
     assert "since=2024-01-01" in page.get_attribute("#chart-adoption", "src")
+
+
+def test_text_check_page_gives_the_watermark_verdict(browser, sample_store, tmp_path_factory):
+    from webserver import human_text, make_key, make_word_tokenizer, watermarked_text
+
+    folder = tmp_path_factory.mktemp("e2e-check")
+    tokenizer = make_word_tokenizer(folder / "tokenizer")
+    key = make_key(folder / "key.json")
+    db = folder / "served.duckdb"
+    shutil.copyfile(sample_store, db)
+    srv = Server(db, "--watermark-key", str(key), "--tokenizer", str(tokenizer))
+    try:
+        context = browser.new_context(base_url=srv.url, viewport={"width": 1300, "height": 900})
+        pg = context.new_page()
+        pg.goto("/")
+        pg.click('nav a[href="/check"]')
+        pg.fill("#text", watermarked_text(key, tokenizer))
+        pg.click("#check")
+        expect(pg.locator("#verdict")).to_have_text("watermarked")
+        assert pg.locator("#token-view .token-green").count() >= 100
+        shot(pg, "check")
+        pg.fill("#text", human_text())
+        pg.click("#check")
+        expect(pg.locator("#verdict")).to_have_text("not watermarked")
+        context.close()
+    finally:
+        srv.stop()

@@ -124,6 +124,11 @@ def test_cross_site_posts_are_refused_same_site_and_scripts_pass(client):
     assert evil.status_code == 403 and evil.json()["detail"] == "cross-site request refused"
     form = client.post("/watchlist", data={"action": "run"}, headers={"origin": "https://evil.example"})
     assert form.status_code == 403
+    other_port = client.post("/watchlist", data={"action": "run"}, headers={"sec-fetch-site": "same-site"})
+    assert other_port.status_code == 403  # another app on localhost:another-port is same-site, not same-origin
+    # a form post after a no-referrer page may carry Origin: null; Sec-Fetch-Site decides
+    own_form = client.post("/watchlist", data={"action": "run"}, headers={"origin": "null", "sec-fetch-site": "same-origin"})
+    assert own_form.status_code == 200
     same = client.post("/api/licenses", json=body, headers={"origin": "http://testserver", "sec-fetch-site": "same-origin"})
     assert same.status_code == 201
     assert client.post("/api/licenses/preview", json=body).status_code == 200  # no Origin: curl, scripts

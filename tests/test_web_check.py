@@ -4,70 +4,21 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from railtrack.web import create_app
-
-WORDS = (
-    "the model license use data people risk safety review output system research public open train weight "
-    "release share agree term right notice policy user access code source text image audio video evaluate test "
-    "report evidence audit family base derive fine tune adapter merge quantize card hub version clause domain "
-    "health legal privacy military weapon malware child bias fair harm law court claim party grant permit "
-    "restrict forbid require include provide attach copy modify distribute commercial research academic "
-    "benchmark metric score accuracy robust secure private local cloud server client request response error"
-).split()
+from webserver import human_text, make_key, make_word_tokenizer, watermarked_text
 
 
 @pytest.fixture(scope="module")
 def tokenizer_dir(tmp_path_factory):
-    """A small word-level fast tokenizer saved as a transformers folder (no download)."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {w: i for i, w in enumerate(["<unk>", "</s>", *dict.fromkeys(WORDS)])}
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", eos_token="</s>")
-    folder = tmp_path_factory.mktemp("wm") / "tokenizer"
-    fast.save_pretrained(folder)
-    return folder
+    return make_word_tokenizer(tmp_path_factory.mktemp("wm") / "tokenizer")
 
 
 @pytest.fixture(scope="module")
 def key_file(tmp_path_factory):
-    from railtrack.watermark.keys import WatermarkKey
-
-    path = tmp_path_factory.mktemp("wmkey") / "key.json"
-    WatermarkKey.generate(gamma=0.25, delta=2.0).save(path)
-    return path
-
-
-def _watermarked_text(key_file, tokenizer_dir, n=120, seed=0) -> str:
-    """Words chosen so that every scored token is green under the key (what a strongly
-    watermarked generation looks like), decoded through the tokenizer's own vocabulary."""
-    from transformers import AutoTokenizer
-
-    from railtrack.watermark.detect import token_flags
-    from railtrack.watermark.keys import WatermarkKey
-
-    key = WatermarkKey.load(key_file)
-    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
-    ids = tok("the model", add_special_tokens=False)["input_ids"]
-    rng = np.random.default_rng(seed)
-    candidates = np.array([tok.convert_tokens_to_ids(w) for w in dict.fromkeys(WORDS)])
-    while len(ids) < n:
-        for cand in rng.permutation(candidates):
-            if token_flags(np.array(ids + [int(cand)]), key, ignore_repeated_ngrams=False)[-1] == 1:
-                ids.append(int(cand))
-                break
-    return tok.decode(ids)
-
-
-def _human_text(n=120, seed=1) -> str:
-    rng = np.random.default_rng(seed)
-    return " ".join(rng.choice(WORDS, size=n))
+    return make_key(tmp_path_factory.mktemp("wmkey") / "key.json")
 
 
 @pytest.fixture
@@ -78,9 +29,9 @@ def client(key_file, tokenizer_dir):
 
 
 def test_api_tells_watermarked_from_human_text(client, key_file, tokenizer_dir):
-    marked = client.post("/api/watermark/detect", json={"text": _watermarked_text(key_file, tokenizer_dir)}).json()
+    marked = client.post("/api/watermark/detect", json={"text": watermarked_text(key_file, tokenizer_dir)}).json()
     assert marked["watermarked"] is True and marked["z_score"] >= 4 and marked["p_value"] < 1e-4
-    human = client.post("/api/watermark/detect", json={"text": _human_text()}).json()
+    human = client.post("/api/watermark/detect", json={"text": human_text()}).json()
     assert human["watermarked"] is False and human["z_score"] < 4
     from railtrack.watermark.keys import WatermarkKey
 
@@ -92,7 +43,7 @@ def test_api_tells_watermarked_from_human_text(client, key_file, tokenizer_dir):
 
 
 def test_windowed_check_finds_a_pasted_passage(client, key_file, tokenizer_dir):
-    mixed = _human_text(300, seed=3) + " " + _watermarked_text(key_file, tokenizer_dir, n=110, seed=4) + " " + _human_text(300, seed=5)
+    mixed = human_text(300, seed=3) + " " + watermarked_text(key_file, tokenizer_dir, n=110, seed=4) + " " + human_text(300, seed=5)
     data = client.post("/api/watermark/detect", json={"text": mixed, "windows": True, "mask": True}).json()
     assert data["window"]["z_score"] >= 4
     assert len(data["token_mask"]) == data["tokens_total"]
@@ -100,11 +51,11 @@ def test_windowed_check_finds_a_pasted_passage(client, key_file, tokenizer_dir):
 
 def test_check_page_shows_the_verdict_and_green_tokens(client, key_file, tokenizer_dir):
     assert client.get("/").text.count('href="/check"') == 1  # in the navigation when a key is set
-    resp = client.post("/check", data={"text": _watermarked_text(key_file, tokenizer_dir)})
+    resp = client.post("/check", data={"text": watermarked_text(key_file, tokenizer_dir)})
     assert resp.status_code == 200
     assert 'id="verdict" class="verdict-violation">watermarked<' in resp.text
     assert resp.text.count('class="token-green"') >= 100
-    human = client.post("/check", data={"text": _human_text()})
+    human = client.post("/check", data={"text": human_text()})
     assert ">not watermarked<" in human.text
 
 

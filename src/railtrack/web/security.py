@@ -122,7 +122,7 @@ class SecurityHeadersMiddleware:
                     (b"content-security-policy", csp.encode()),
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"no-referrer"),
+                    (b"referrer-policy", b"same-origin"),
                     (b"cross-origin-opener-policy", b"same-origin"),
                     (b"cross-origin-resource-policy", b"same-origin"),
                     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
@@ -193,8 +193,9 @@ _UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 class SameOriginMiddleware:
     """Refuse cross-site state-changing requests (CSRF) and unexpected Host headers (DNS rebinding).
 
-    A browser marks a request from another site with ``Sec-Fetch-Site: cross-site`` and an
-    ``Origin`` header; such POST/PUT/PATCH/DELETE requests get 403. Clients that are not
+    A browser says where a request comes from (``Sec-Fetch-Site``; older ones only send
+    ``Origin``); POST/PUT/PATCH/DELETE requests that do not come from this origin (or from
+    the user's own action) get 403. Clients that are not
     browsers (curl, scripts) send neither and are not affected. When ``allowed_hosts`` is
     given (``railtrack serve`` on loopback passes the loopback names), any other ``Host``
     gets 400: a page on a rebound DNS name cannot talk to the local server.
@@ -218,13 +219,15 @@ class SameOriginMiddleware:
         if scope.get("method", "GET") in _UNSAFE_METHODS:
             site = headers.get("sec-fetch-site")
             origin = headers.get("origin")
-            cross = site == "cross-site"
-            if origin and origin != "null":
+            if site is not None:
+                # what the browser itself says: only this origin, or the user's own action
+                cross = site not in ("same-origin", "none")
+            elif origin and origin != "null":
                 from urllib.parse import urlsplit
 
-                cross = cross or urlsplit(origin).netloc.lower() != host.lower()
-            elif origin == "null":
-                cross = True
+                cross = urlsplit(origin).netloc.lower() != host.lower()
+            else:
+                cross = False  # not a browser (curl, scripts), or one that tells nothing
             if cross:
                 await _send_json(send, 403, {"detail": "cross-site request refused"})
                 return
