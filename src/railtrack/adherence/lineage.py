@@ -161,9 +161,8 @@ class LineageGraph:
     @staticmethod
     def _reaches(start: str, target: str, nodes: dict[str, LineageNode],
                  adjacency: dict[str, list[tuple[str, str]]]) -> bool:
-        """Whether ``target`` is on the traversal path that first reached... walk ``via`` links."""
-        # follow the first-discovery chain of `target` back to the root; a cycle edge points at
-        # one of its members (or the node itself)
+        """Whether ``start`` lies on the first-discovery chain (``via`` links) from ``target`` back to
+        the root: then an edge from ``target`` to ``start`` closes a cycle."""
         seen = 0
         node = nodes.get(target)
         while node is not None and seen <= len(nodes):

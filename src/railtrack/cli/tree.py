@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from ..errors import NotFoundError, UsageError
+from ..errors import NotFoundError
 from . import _common
 
 
@@ -75,8 +75,6 @@ def register(app: typer.Typer) -> None:
         if as_json:
             _common.print_json(data)
             return
-        if limit < 1:
-            raise UsageError("--limit must be at least 1")
         root = Tree(_label(data, licenses))
 
         def draw(node: Any, item: dict[str, Any]) -> None:
