@@ -48,6 +48,7 @@ def run_report(name: str, compute: Callable[[Any], dict[str, Any]], db: Optional
     if not resolve_db_path(db).exists():
         raise NoDataError(EMPTY_HINT)
     con = connect(db, read_only=True)
+    con.execute("SET enable_progress_bar = false")  # nothing but the report on stdout
     try:
         data = compute(con)
         chart_bytes = chart(name, data, fmt) if fmt else None

@@ -578,8 +578,10 @@ def import_path(
     )
 
 
-#: DuckDB settings for an import: bounded memory (spilling to disk beyond it), no ordering guarantee.
-IMPORT_SETTINGS = {"memory_limit": os.environ.get("RAILTRACK_IMPORT_MEMORY", "2GB"), "preserve_insertion_order": "false"}
+#: DuckDB settings for an import: bounded memory (spilling to disk beyond it), no ordering guarantee,
+#: no DuckDB progress bar (stdout stays clean; the CLI draws its own on stderr).
+IMPORT_SETTINGS = {"memory_limit": os.environ.get("RAILTRACK_IMPORT_MEMORY", "2GB"), "preserve_insertion_order": "false",
+                   "enable_progress_bar": "false"}
 
 
 def _tune(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

@@ -204,6 +204,7 @@ def sync(
         raise InputError("huggingface_hub offline mode is on (HF_HUB_OFFLINE=1): unset it to sync")
     api = HfApi(endpoint=endpoint, token=token or os.environ.get("HF_TOKEN") or False)
     headers = api._build_hf_headers(token=token or os.environ.get("HF_TOKEN") or False)
+    con.execute("SET enable_progress_bar = false")  # stdout stays clean
     run_id, sid, cursor, state = _open_run(con, endpoint, full)
     snapshot_date = con.execute("SELECT snapshot_date FROM snapshots WHERE snapshot_id = ?", [sid]).fetchone()[0]
     hwm = state.get("hwm")
