@@ -142,14 +142,33 @@ def score_with(seqs: Sequence[np.ndarray | Sequence[int]], width: int,
     doc, pos, green = doc_all[valid], local[valid], green_all[valid]
     counted = np.ones(doc.shape[0], dtype=bool)
     if ignore_repeated_ngrams and doc.size:
-        keys = _ngram_keys(flat, gpos[valid], h)
-        order = np.lexsort((keys, doc))
-        sd, sk = doc[order], keys[order]
-        first = np.ones(order.shape[0], dtype=bool)
-        first[1:] = (sd[1:] != sd[:-1]) | (sk[1:] != sk[:-1])
-        counted = np.zeros(order.shape[0], dtype=bool)
-        counted[order[first]] = True
+        counted = _first_occurrences(doc, _ngram_keys(flat, gpos[valid], h))
     return BulkScores(doc, pos, green, counted, n_docs)
+
+
+def _first_occurrences(doc: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """True at the first occurrence of each (document, n-gram key) pair.
+
+    The pair is folded into one uint64 and checked with pandas' hash table
+    (``duplicated``, O(n); a global sort is several times slower on a million tokens).
+    Only the positions whose folded value repeats are then resolved exactly with a sort
+    on (document, key), so a folding collision can never change the count.
+    """
+    import pandas as pd
+
+    folded = keys ^ (doc.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    dup = pd.Series(folded, copy=False).duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return ~dup
+    sub = np.flatnonzero(np.isin(folded, folded[dup]))
+    order = np.lexsort((keys[sub], doc[sub]))  # stable: equal pairs stay in position order
+    sd, sk = doc[sub][order], keys[sub][order]
+    first = np.ones(order.shape[0], dtype=bool)
+    first[1:] = (sd[1:] != sd[:-1]) | (sk[1:] != sk[:-1])
+    counted = np.ones(folded.shape[0], dtype=bool)
+    counted[sub] = False
+    counted[sub[order[first]]] = True
+    return counted
 
 
 # --------------------------------------------------------------------------- results
