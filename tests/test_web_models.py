@@ -206,3 +206,13 @@ def test_dashboard_offers_the_self_contained_html_report(client):
     assert "attachment" in resp.headers["content-disposition"]
     assert "<svg" in resp.text and "<script" not in resp.text
     assert "script-src" not in resp.headers["content-security-policy"]
+
+
+def test_watch_runs_share_the_rate_limit(hub_db, tmp_path):
+    db = tmp_path / "store.duckdb"
+    shutil.copyfile(hub_db, db)
+    with TestClient(create_app(db, rate_limit=2)) as c:
+        assert c.post("/api/watchlist", json={"model_id": LLAMA}).status_code == 201
+        assert c.post("/api/watchlist/run").status_code == 200
+        limited = c.post("/api/watchlist/run")
+        assert limited.status_code == 429 and "retry-after" in limited.headers

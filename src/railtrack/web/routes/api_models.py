@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from ...errors import NotFoundError
 from ..state import WebState, get_state
-from ._common import ERRORS, NOT_FOUND
+from ._common import ERRORS, NOT_FOUND, RATE_LIMITED
 
 router = APIRouter(prefix="/api", tags=["models"], responses=ERRORS)
 
@@ -244,12 +244,14 @@ def api_watchlist(request: Request) -> dict[str, Any]:
     return watchlist(get_state(request))
 
 
-@router.post("/watchlist", summary="Watch a model", tags=["watchlist"], status_code=201, responses=NOT_FOUND)
+@router.post("/watchlist", summary="Watch a model", tags=["watchlist"], status_code=201,
+             responses={**NOT_FOUND, **RATE_LIMITED})
 def api_watch_add(request: Request, body: WatchIn = Body(...)) -> dict[str, Any]:
     """Add a model to the watchlist (it must be in the store or named on a lineage edge)."""
     from ...adherence import watch_add
 
     state = get_state(request)
+    state.license_limiter(request)  # writes share the creation rate limit
     with state.write_lock, state.cursor() as cur:
         watch_add(cur, body.model_id.strip())
     return watchlist(state)
@@ -266,11 +268,12 @@ def api_watch_remove(request: Request, model_id: str = MODEL_ID) -> dict[str, An
     return watchlist(state)
 
 
-@router.post("/watchlist/run", summary="Run the watchlist now", tags=["watchlist"])
+@router.post("/watchlist/run", summary="Run the watchlist now", tags=["watchlist"], responses=RATE_LIMITED)
 def api_watch_run(request: Request) -> dict[str, Any]:
     """Compare the store with the last run: new derivatives, new and resolved violations."""
     from ...adherence import watch_run
 
     state = get_state(request)
+    state.license_limiter(request)  # a run audits every watched family: limited like creation
     with state.write_lock, state.cursor() as cur:
         return watch_run(cur)
