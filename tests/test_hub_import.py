@@ -307,3 +307,20 @@ def test_hub_stats_column_variants(tmp_path):
     assert rows["v/a"][0] == ["mit"] and rows["v/a"][1] == dt.datetime(2023, 5, 1, 10, 0)
     assert rows["v/b"][1] is None and rows["v/b"][2] is None  # tags unknown
     assert con.execute("SELECT relation, source FROM base_models").fetchall() == [("adapter", "both")]
+
+
+def test_card_text_identification_only_where_nothing_declared(tmp_path, reference_dir):
+    aup = (reference_dir / "licenses" / "llama-models" / "llama2-USE_POLICY.md").read_text()
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    (cards / "undeclared.md").write_text("---\nlanguage: en\n---\n# Chat model\n\n## License\n\n" + aup)
+    (cards / "declared.md").write_text("---\nlicense: mit\n---\n# Chat model\n\n## License\n\n" + aup)
+    (cards / "silent.md").write_text("---\nlanguage: en\n---\n# A model\n\nTrained on things.\n")
+    con = connect(":memory:")
+    res = import_paths(con, [cards])
+    assert res.identified == 1
+    rows = {r[0]: r[1:] for r in con.execute(
+        "SELECT model_id, licenses, identified_license, identified_source, behavioral_use FROM models").fetchall()}
+    assert rows["undeclared"] == ([], "llama2-aup", "card", True)  # found, kept apart from the declared (none)
+    assert rows["declared"] == (["mit"], None, None, False)  # a declared license is not second-guessed
+    assert rows["silent"] == ([], None, None, False)

@@ -16,6 +16,7 @@ the identification engine the ``identified_*`` columns stay NULL. The import its
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any, Callable
 
 import duckdb
@@ -41,6 +42,11 @@ def _identifier() -> Callable[..., Any] | None:
     except ImportError:
         return None
     return identify_text
+
+
+#: Cheap pre-filter before identification of a card body (bulk imports hold many cards).
+_LICENSE_WORDS = re.compile(r"licen[cs]|use polic|acceptable use|prohibit|restrict|you (shall|must|will|agree) not",
+                            re.IGNORECASE)
 
 
 def _ident_result(ident: Any) -> tuple[str | None, float | None, bool]:
@@ -143,8 +149,8 @@ def _identify(con: duckdb.DuckDBPyConnection, apply_table: str, identify_text: C
         if model_id in found:
             continue
         body = parse_card(card).body
-        if not body.strip():
-            continue
+        if not body.strip() or not _LICENSE_WORDS.search(body):
+            continue  # a card that never mentions a license, a use policy or restrictions holds none
         lic, score, bu = _ident_result(_safe_identify(identify_text, body, licenses[0] if licenses else None))
         if lic:
             found[model_id] = (lic, score, "card", bu)
