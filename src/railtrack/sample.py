@@ -66,10 +66,31 @@ SAMPLE_LICENSES: list[dict[str, Any]] = [
 
 
 def sample_db_path() -> Path:
-    """Where the sample store lives: ``sample-v{SAMPLE_VERSION}-s{schema}.duckdb`` in the data dir."""
+    """Where the sample store lives in the data dir: ``sample-v{N}-s{schema}-{digest}.duckdb``.
+
+    The digest covers what the sample is made of (the bundled hub files, the clause
+    catalogue and license template versions, the railtrack version), so an upgrade that
+    changes any of them builds a fresh sample instead of serving a stale one.
+    """
+    import hashlib
+    import json
+
+    from . import __version__
     from .store.db import SCHEMA_VERSION
 
-    return data_dir() / f"sample-v{SAMPLE_VERSION}-s{SCHEMA_VERSION}.duckdb"
+    parts: dict[str, Any] = {"railtrack": __version__, "licenses": SAMPLE_LICENSES, "watched": SAMPLE_WATCHED}
+    try:
+        from .catalog.clauses import load_catalog
+        from .hub.sample import sample_paths
+        from .licenses.manifest import TEMPLATE_VERSION
+
+        parts["catalog"] = load_catalog().version
+        parts["template"] = TEMPLATE_VERSION
+        parts["hub"] = [(p.name, p.stat().st_size) for p in sample_paths()]
+    except (ImportError, OSError):  # pragma: no cover - a broken installation fails later, clearly
+        pass
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return data_dir() / f"sample-v{SAMPLE_VERSION}-s{SCHEMA_VERSION}-{digest}.duckdb"
 
 
 def sample_license_specs() -> list[Any]:
