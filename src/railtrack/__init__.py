@@ -41,6 +41,10 @@ _EXPORTS: dict[str, str] = {
     "clauses_report": "railtrack.reports",
     "create_app": "railtrack.web",
     "build_sample_store": "railtrack.sample",
+    "WatermarkKey": "railtrack.watermark",
+    "WatermarkLogitsProcessor": "railtrack.watermark",
+    "detect_watermark": "railtrack.watermark",
+    "scan_watermark": "railtrack.watermark",
 }
 
 

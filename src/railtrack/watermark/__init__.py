@@ -16,7 +16,11 @@ from .detect import (Detection, WindowResult, binomial_p_values, detect, detect_
 from .keys import WatermarkKey, WatermarkParams
 from .scan import Document, benjamini_hochberg, read_corpus, render_markdown, scan, write_report
 
+detect_watermark = detect  # names re-exported by the top-level ``railtrack`` package
+scan_watermark = scan
+
 __all__ = [
+    "detect_watermark", "scan_watermark",
     "Detection", "Document", "WatermarkKey", "WatermarkLogitsProcessor", "WatermarkParams", "WindowResult",
     "benjamini_hochberg", "binomial_p_values", "detect", "detect_ids", "detect_ids_many", "detect_many",
     "read_corpus", "render_markdown", "scan", "token_flags", "token_mask", "windowed", "write_report", "z_scores",
