@@ -151,3 +151,11 @@ def test_real_smollm2_generation_is_detected():
     assert det.tokens_scored >= 30 and det.z_score > 4, det
     text = tok.decode(ids[0], skip_special_tokens=True)
     assert detect(text, key, tok).z_score > 3.5
+    # the light detection tokenizer (tokenizers only, from the cache) gives the same ids and report hash
+    from railtrack.watermark.models import LightTokenizer, load_detection_tokenizer, tokenizer_info
+
+    light = load_detection_tokenizer()
+    assert isinstance(light, LightTokenizer)
+    sample = text + " Ünïcode, code `x = 1`\n\n  spaces."
+    assert light(sample, add_special_tokens=False)["input_ids"] == tok(sample, add_special_tokens=False)["input_ids"]
+    assert tokenizer_info(light) == tokenizer_info(tok)

@@ -132,6 +132,18 @@ def tok_dir(tmp_path, tok):
     return folder
 
 
+def test_light_tokenizer_matches_transformers(tok_dir, tok, corpus):
+    from railtrack.watermark.models import LightTokenizer, load_detection_tokenizer
+
+    light = load_detection_tokenizer(str(tok_dir))
+    assert isinstance(light, LightTokenizer) and len(light) == len(tok)
+    texts = [d.text for d in corpus[:5]] + ["kalomi unknownword  lomine"]
+    a = light(texts, add_special_tokens=False, return_offsets_mapping=True)
+    b = tok(texts, add_special_tokens=False, return_offsets_mapping=True)
+    assert a["input_ids"] == b["input_ids"]
+    assert [list(map(tuple, o)) for o in a["offset_mapping"]] == [list(map(tuple, o)) for o in b["offset_mapping"]]
+
+
 def test_keygen_cli(cli, tmp_path):
     res = cli("watermark", "keygen", "-o", tmp_path / "k.json", "--gamma", "0.5", "--json")
     assert res.code == 0

@@ -112,11 +112,11 @@ def detect_cmd(
     """Test a text for the watermark (tokenizer + key, no model weights)."""
     from ..watermark.detect import detect, token_mask
     from ..watermark.keys import WatermarkKey
-    from ..watermark.models import load_tokenizer, tokenizer_info
+    from ..watermark.models import load_detection_tokenizer, tokenizer_info
 
     key = WatermarkKey.load(key_path)
     text = _read_text(source)
-    tok = load_tokenizer(model)
+    tok = load_detection_tokenizer(model)
     det = detect(text, key, tok, z_threshold=z_threshold, ignore_repeated_ngrams=not count_repeats,
                  windows=_windows(windows) or None)
     out = det.to_dict()
@@ -161,12 +161,12 @@ def scan_cmd(
 ) -> None:
     """Scan a corpus with Benjamini-Hochberg control and write an evidence report."""
     from ..watermark.keys import WatermarkKey
-    from ..watermark.models import load_tokenizer
+    from ..watermark.models import load_detection_tokenizer
     from ..watermark.scan import read_corpus, scan, write_report
 
     key = WatermarkKey.load(key_path)
     docs = read_corpus(corpus, text_field=text_field, id_field=id_field)
-    tok = load_tokenizer(model)
+    tok = load_detection_tokenizer(model)
     rep = scan(docs, key, tok, alpha=alpha, z_threshold=z_threshold, windows=_windows(windows),
                scheduler=scheduler, chunk_size=chunk_size, corpus_name=str(corpus), progress=True)
     if report is not None:

@@ -65,6 +65,57 @@ def _quiet_transformers() -> None:
         pass
 
 
+class LightTokenizer:
+    """A fast tokenizer read straight from ``tokenizer.json`` with the ``tokenizers`` library.
+
+    Detection needs only ids and offsets, so the detect and scan commands use this instead
+    of importing transformers (seconds saved per call). It answers the calls railtrack makes
+    on a transformers tokenizer: ``tok(texts, add_special_tokens=False,
+    return_offsets_mapping=...)``, ``decode``, ``len``, ``backend_tokenizer``, ``name_or_path``.
+    """
+
+    def __init__(self, path: Path, name: str) -> None:
+        from tokenizers import Tokenizer
+
+        self.backend_tokenizer = Tokenizer.from_file(str(path))
+        self.name_or_path = name
+
+    def __len__(self) -> int:
+        return int(self.backend_tokenizer.get_vocab_size(with_added_tokens=True))
+
+    def get_vocab(self) -> dict[str, int]:
+        return self.backend_tokenizer.get_vocab(with_added_tokens=True)
+
+    def __call__(self, text: Any, add_special_tokens: bool = True, return_offsets_mapping: bool = False,
+                 **_: Any) -> dict[str, Any]:
+        single = isinstance(text, str)
+        enc = self.backend_tokenizer.encode_batch([text] if single else list(text), add_special_tokens=add_special_tokens)
+        out: dict[str, Any] = {"input_ids": [e.ids for e in enc]}
+        if return_offsets_mapping:
+            out["offset_mapping"] = [e.offsets for e in enc]
+        if single:
+            out = {k: v[0] for k, v in out.items()}
+        return out
+
+    def decode(self, ids: Any, skip_special_tokens: bool = True) -> str:
+        return self.backend_tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)
+
+
+def load_detection_tokenizer(model: str | None = None) -> Any:
+    """A tokenizer for detection: the light one when a ``tokenizer.json`` is at hand, else transformers'."""
+    name = model or DEFAULT_MODEL
+    if name == DEFAULT_MODEL:
+        try:
+            cached = _smollm2_cache() / "tokenizer.json"
+        except NotFoundError:
+            cached = None
+        if cached is not None and cached.is_file():
+            return LightTokenizer(cached, SMOLLM2_NAME)
+    elif (Path(name) / "tokenizer.json").is_file():
+        return LightTokenizer(Path(name) / "tokenizer.json", str(name))
+    return load_tokenizer(model)
+
+
 def load_tokenizer(model: str | None = None) -> Any:
     """The tokenizer of ``model`` (default SmolLM2); a folder, a cached Hub id, or ``smollm2``."""
     _quiet_transformers()
