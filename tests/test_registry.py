@@ -192,3 +192,33 @@ def test_domains_agree_with_the_clause_catalogue() -> None:
             e = reg.get(source)
             assert e is not None, f"catalogue source {source!r} is not a registry id"
             assert clause.domain in e.domains, f"{source} lacks domain {clause.domain} ({clause.id})"
+
+
+def test_plugin_license_text_is_identified(tmp_path: Path) -> None:
+    from railtrack import plugins
+    from railtrack.identify import identify_text
+
+    body = ("Quill Responsible Model License, version 2\n\n" + " ".join(
+        f"Clause {i}: the licensee shall keep record number {i} of every deployment of the quill model "
+        f"and shall not use the model for purpose {i * 7} described in annex {i % 5}." for i in range(40)))
+    (tmp_path / "quill.txt").write_text(body, encoding="utf-8")
+    yml = tmp_path / "quill.yaml"
+    yml.write_text("family: quill\nlicenses:\n  - id: quill-rml-2\n    name: Quill Responsible Model License\n"
+                   "    version: '2'\n    behavioral_use: true\n    domains: [general]\n    text: quill.txt\n",
+                   encoding="utf-8")
+
+    class Plugin:
+        @plugins.hookimpl
+        def railtrack_licenses(self):
+            return [str(yml)]
+
+    plugins.reset_plugin_manager()
+    reg_mod.load_registry.cache_clear()
+    plugins.get_plugin_manager().register(Plugin())
+    try:
+        got = identify_text("# Quill model\n\n## License\n\n" + body, clauses=False)
+        assert got.license == "quill-rml-2" and got.version == "2" and got.behavioral_use
+    finally:
+        plugins.reset_plugin_manager()
+        reg_mod.load_registry.cache_clear()
+    assert identify_text(body, clauses=False).license == "unknown"

@@ -218,15 +218,28 @@ def _load(path: Path, registry: Registry) -> LicenseIndex | None:
         return None
 
 
-@functools.lru_cache(maxsize=1)
+_current: list = [None, None]  # [registry object, its index]
+
+
 def load_index() -> LicenseIndex:
     """The index of the current registry: from the user cache when its fingerprint matches, else built.
 
-    The cache (``identify-index-<fingerprint>.pkl`` in ``platformdirs.user_cache_dir("railtrack")``)
-    is keyed by the reference texts, the registry ids and the index format, so a changed text,
-    a plugin license or a new railtrack version builds (and caches) a new one.
+    Kept per process for the registry object it was built from: when the registry is
+    reloaded (``load_registry.cache_clear()``, e.g. after a plugin was installed) the index
+    follows. The on-disk cache (``identify-index-<fingerprint>.pkl`` in
+    ``platformdirs.user_cache_dir("railtrack")``) is keyed by the reference texts, the registry
+    ids and the index format, so a changed text, a plugin license or a new railtrack version
+    builds (and caches) a new one.
     """
     registry = load_registry()
+    if _current[0] is registry and _current[1] is not None:
+        return _current[1]
+    index = _load_or_build(registry)
+    _current[0], _current[1] = registry, index
+    return index
+
+
+def _load_or_build(registry: Registry) -> LicenseIndex:
     fingerprint = _fingerprint(registry)
     path = _cache_path(fingerprint)
     if path.exists():
@@ -239,5 +252,5 @@ def load_index() -> LicenseIndex:
 
 
 def reset_index() -> None:
-    """Forget the cached index (after the registry changed, e.g. a plugin was added)."""
-    load_index.cache_clear()
+    """Forget the in-process index (the next :func:`load_index` loads or builds it again)."""
+    _current[0] = _current[1] = None
