@@ -22,7 +22,7 @@ def identify_cmd(
     use restrictions found (clause ids). Bad files get a status (binary, empty, not-utf8,
     truncated, unreadable) and never stop the run; exit 2 only for usage errors."""
     from ..identify import identify_text
-    from ..identify.api import expand_paths, identify_file
+    from ..identify.api import expand_paths
 
     if not paths:
         raise UsageError("give at least one PATH")
@@ -62,7 +62,7 @@ def identify_cmd(
 
 
 def _one(shown: str, p: Path | None, no_clauses: bool, declared: str | None):
-    from ..identify.api import STATUS_EMPTY, Identification, identify_file, identify_text
+    from ..identify.api import STATUS_EMPTY, Identification, identify_file
 
     if p is None:
         return Identification(path=shown, status=STATUS_EMPTY, detail="folder holds no license, policy or README file")

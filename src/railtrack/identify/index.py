@@ -14,7 +14,6 @@ texts) and kept for the life of the process (:func:`load_index`).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import pickle
 from dataclasses import dataclass, field
