@@ -23,16 +23,23 @@ def _cell(value: Any) -> str:
 
 def audit_csv(report: dict[str, Any]) -> str:
     """One row per (derivative, rule); a derivative without rules gets one row with empty rule."""
+    from .audit import no_gc
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(_CSV_FIELDS)
-    for d in report["derivatives"]:
-        head = [d["id"], d["relation"], d["depth"], d["declared_license"], d["verdict"]]
-        if not d["rules"]:
-            w.writerow([_cell(x) for x in head + ["", "", "", "", "", ""]])
-        for r in d["rules"]:
-            w.writerow([_cell(x) for x in head + [r["rule"], r["verdict"], r.get("base"), r.get("license"),
-                                                 r["reason"], json.dumps(r["evidence"], ensure_ascii=False)]])
+    tails: dict[int, list[str]] = {}  # rule results are often shared between derivatives: format once
+    with no_gc():
+        for d in report["derivatives"]:
+            head = [_cell(d["id"]), d["relation"], d["depth"], _cell(d["declared_license"]), d["verdict"]]
+            if not d["rules"]:
+                w.writerow(head + ["", "", "", "", "", ""])
+            for r in d["rules"]:
+                tail = tails.get(id(r))
+                if tail is None:
+                    tail = tails[id(r)] = [_cell(r["rule"]), r["verdict"], _cell(r.get("base")), _cell(r.get("license")),
+                                           _cell(r["reason"]), _cell(json.dumps(r["evidence"], ensure_ascii=False))]
+                w.writerow(head + tail)
     return buf.getvalue()
 
 
