@@ -121,7 +121,10 @@ def clauses_chart(data: dict[str, Any], fmt: str = "svg") -> bytes:
         ax.set_ylim(0, 1.05)
         if months:
             _month_ticks(ax, months)
-        ax.legend(loc="lower left", fontsize=8, frameon=False)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="lower left", fontsize=8, frameon=False)
+        else:
+            ax.text(0.5, 0.5, "not enough licenses to compare yet", ha="center", va="center", transform=ax.transAxes)
         ax.set_title("Clause configurations: convergence over time (cumulative)")
         return _save(fig, fmt)
 
