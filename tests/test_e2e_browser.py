@@ -219,3 +219,20 @@ def test_text_check_page_gives_the_watermark_verdict(browser, sample_store, tmp_
         context.close()
     finally:
         srv.stop()
+
+
+def test_generator_works_without_javascript(browser, server):
+    context = browser.new_context(base_url=server.url, java_script_enabled=False)
+    pg = context.new_page()
+    try:
+        pg.goto("/generator")
+        pg.fill("#f-name", "NoScript-1B")
+        pg.fill("#f-licensor", "Plain Forms Ltd")
+        pg.check('input[name="flavor"][value="research"]')
+        pg.check('input[name="restrictions"][value="weapons.weapons-development"]')
+        pg.click("#create")
+        pg.wait_for_url("**/licenses/rt-*")
+        assert pg.inner_text("#license-title") == "NoScript-1B RESEARCH-ONLY RAIL-M"
+        assert "Weapons development" in pg.content()
+    finally:
+        context.close()
