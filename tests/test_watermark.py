@@ -218,3 +218,52 @@ def test_score_sequences_ignores_context_across_documents():
     key = _key()
     bulk = score_sequences([[5, 6, 7], [8, 9]], key)
     assert bulk.pos.tolist() == [1, 2, 1] and bulk.doc.tolist() == [0, 0, 1]
+
+
+# --------------------------------------------------------------------------- evaluation helpers
+
+
+def test_strip_card_keeps_prose_only():
+    from railtrack.watermark.evaluate import strip_card
+
+    card = ("---\nlicense: llama2\ntags: [a]\n---\n# Model card\n\nThis model was trained by <b>us</b> on "
+            "[our data](https://x.org/d). See https://example.com.\n\n```python\nimport torch\n```\n"
+            "| col | col |\n|---|---|\n| 1 | 2 |\n\n![img](pic.png) It answers `questions` well.\n")
+    out = strip_card(card)
+    assert "license:" not in out and "import torch" not in out and "<b>" not in out
+    assert "https://" not in out and "| col" not in out and "pic.png" not in out and "questions" not in out
+    assert "This model was trained by us on our data." in out.replace("  ", " ").replace(" .", ".") or \
+        "This model was trained by" in out
+    assert out.startswith("Model card")
+
+
+def test_attacks_and_settings():
+    from railtrack.watermark.evaluate import delete_words, parse_settings, prompts, substitute_words
+
+    rng = np.random.default_rng(0)
+    text = " ".join(f"w{i}" for i in range(1000))
+    kept = delete_words(text, 0.3, rng).split(" ")
+    assert 600 < len(kept) < 800 and all(w.startswith("w") for w in kept)
+    sub = substitute_words(text, 0.1, ["zz"], rng).split(" ")
+    assert len(sub) == 1000 and 50 < sub.count("zz") < 150
+    assert parse_settings("0.25:2, 0.5:1") == [(0.25, 2.0), (0.5, 1.0)]
+    with pytest.raises(UsageError):
+        parse_settings("0.25")
+    assert len(set(prompts(128))) == 128
+
+
+def test_human_passages_from_reference(reference_dir):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from railtrack.watermark.evaluate import _card_texts, human_passages
+
+    backend = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    backend.train_from_iterator(_card_texts(reference_dir / "hub-trees"),
+                                trainers.WordLevelTrainer(vocab_size=20000, special_tokens=["[UNK]"]))
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]")
+    passages, cards, counts = human_passages(reference_dir / "hub-trees", tok, 50, extra_sources=False)
+    assert len(cards) > 500 and counts["model_cards"] == len(passages) > 100
+    assert all(len(p) == 50 for p in passages)
+    assert len({p.tobytes() for p in passages}) == len(passages)
