@@ -400,13 +400,21 @@ def _edge_drift(edges: list[tuple[str, str, str]], evidence: dict[str, Evidence]
 def no_gc():
     """Pause the cyclic garbage collector while building large reports (hundreds of thousands of
     small containers, no reference cycles): it would otherwise rescan them over and over. Plain
-    reference counting still frees memory; the collector is restored afterwards."""
+    reference counting still frees memory; the collector is restored afterwards.
+
+    On the way out the objects made meanwhile (the report) are promoted to the oldest
+    generation (``gc.freeze()`` then ``gc.unfreeze()``: two list splices, no scan), so the
+    first young-generation collection after re-enabling does not walk the whole report; full
+    collections still see them. Skipped when the caller keeps objects frozen."""
     was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was:
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 

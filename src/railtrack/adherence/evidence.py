@@ -155,20 +155,48 @@ def gather(con: duckdb.DuckDBPyConnection, ids: Iterable[str], *, with_cards: bo
 def _gather(con: duckdb.DuckDBPyConnection, wanted: list[str], name: str, params: list[str],
             with_cards: bool) -> dict[str, Evidence]:
     out: dict[str, Evidence] = {}
-    # file-name classes are computed by DuckDB (same rules as the Python helpers below)
-    rows = con.execute(
-        f"SELECT m.model_id, m.licenses, m.license_name, m.license_link, m.identified_license, "
-        f"m.identified_source, m.files, {_SQL_CLASSES} FROM models m JOIN {name} w USING (model_id)", params
-    ).fetchall()
-    for mid, lic, lname, llink, ident, isrc, files, lf, nf, pf in rows:
+    # Converting a DuckDB list into a Python list per row is the slow part of a large load, and
+    # families share a handful of license sets and file listings: fetch each distinct list once
+    # (with its file-name classes, computed by DuckDB with the same rules as the Python helpers
+    # below) and refer to it by its hash. Exact: a hash collision between two distinct lists is
+    # detected and falls back to fetching the lists row by row.
+    join = f"FROM models m JOIN {name} w USING (model_id)"
+    lic_rows = con.execute(f"SELECT hash(licenses), licenses FROM (SELECT DISTINCT m.licenses {join} "
+                           f"WHERE m.licenses IS NOT NULL) m", params).fetchall()
+    file_rows = con.execute(f"SELECT hash(files), files, {_SQL_CLASSES} FROM (SELECT DISTINCT m.files {join} "
+                            f"WHERE m.files IS NOT NULL) m", params).fetchall()
+    lic_of: dict[int, list[str]] = {}
+    for h, lic in lic_rows:
         # license ids are stored lowercase (store convention); guard against stray empties only
-        if lic is None:
-            lic = []
-        elif "" in lic or None in lic:
-            lic = [x for x in lic if x]
-        e = Evidence(mid, True, lic, lname, llink, ident, isrc, files)
-        e._classes = (lf or [], nf or [], pf or [])
-        out[mid] = e
+        lic_of[h] = [x for x in lic if x] if ("" in lic or None in lic) else lic
+    files_of: dict[int, tuple[list[str], tuple[list[str], list[str], list[str]]]] = {
+        h: (files, (lf or [], nf or [], pf or [])) for h, files, lf, nf, pf in file_rows}
+    if len(lic_of) == len(lic_rows) and len(files_of) == len(file_rows):
+        rows = con.execute(
+            "SELECT m.model_id, CASE WHEN m.licenses IS NULL THEN NULL ELSE hash(m.licenses) END, m.license_name, "
+            "m.license_link, m.identified_license, m.identified_source, "
+            f"CASE WHEN m.files IS NULL THEN NULL ELSE hash(m.files) END {join}", params).fetchall()
+        no_files: tuple[list[str], list[str], list[str]] = ([], [], [])
+        for mid, lh, lname, llink, ident, isrc, fh in rows:
+            if fh is None:
+                files, classes = None, no_files
+            else:
+                files, classes = files_of[fh]
+            e = Evidence(mid, True, [] if lh is None else lic_of[lh], lname, llink, ident, isrc, files)
+            e._classes = classes
+            out[mid] = e
+    else:  # pragma: no cover - a 64-bit hash collision between two distinct lists
+        for mid, lic, lname, llink, ident, isrc, files, lf, nf, pf in con.execute(
+            f"SELECT m.model_id, m.licenses, m.license_name, m.license_link, m.identified_license, "
+            f"m.identified_source, m.files, {_SQL_CLASSES} {join}", params
+        ).fetchall():
+            if lic is None:
+                lic = []
+            elif "" in lic or None in lic:
+                lic = [x for x in lic if x]
+            e = Evidence(mid, True, lic, lname, llink, ident, isrc, files)
+            e._classes = (lf or [], nf or [], pf or [])
+            out[mid] = e
     if with_cards:
         for mid, card in con.execute(
             f"SELECT c.model_id, c.card FROM model_cards c JOIN {name} w USING (model_id)", params
@@ -176,12 +204,14 @@ def _gather(con: duckdb.DuckDBPyConnection, wanted: list[str], name: str, params
             e = out.get(mid)
             if e is not None:
                 e.card = card
-    for mid, path, ident in con.execute(
+    lf_rows = con.execute(
         f"SELECT f.model_id, f.path, f.identified FROM license_files f JOIN {name} w USING (model_id) "
         f"ORDER BY f.model_id, f.path", params
-    ).fetchall():
-        if mid in out:
-            out[mid].license_files.append((path, ident))
+    ).fetchall()
+    for mid, path, ident in lf_rows:
+        e = out.get(mid)
+        if e is not None:
+            e.license_files.append((path, ident))
     for mid in wanted:
         if mid not in out:
             out[mid] = Evidence(mid, in_store=False)
