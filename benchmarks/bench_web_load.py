@@ -215,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 sampler.cancel()
 
+        client_cpu0 = time.process_time()
         results, errors, elapsed = asyncio.run(main_async())
+        client_cpu = time.process_time() - client_cpu0
         cpu = (sum(ps.cpu_times()[:2]) - cpu0) if ps else None
     finally:
         if proc is not None:
@@ -243,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         "server_cpu_s": round(cpu, 1) if cpu is not None else None,
         "server_cpu_ms_per_request": round(1000 * cpu / len(everything), 2) if cpu and everything else None,
         "load_average_1m_after": round(os.getloadavg()[0], 2),
+        "client_cpu_s": round(client_cpu, 1),
         "server_peak_rss_mb": round(peak_rss[0] / 2**20, 1) if peak_rss[0] else None,
         "cpus": os.cpu_count(),
         "target": f"p99 < {TARGET_P99_MS:.0f} ms, 0 errors",
@@ -259,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         if report["server_cpu_s"] is not None:
             print(f"server: {report['server_cpu_s']} s CPU ({report['server_cpu_ms_per_request']} ms per request), "
                   f"peak RSS {report['server_peak_rss_mb']} MB; machine: {report['cpus']} CPUs, "
-                  f"load average {report['load_average_1m_after']} after the run")
+                  f"load average {report['load_average_1m_after']} after the run; "
+                  f"the load generator itself used {report['client_cpu_s']} s CPU")
         for e in report["error_examples"]:
             print(f"error: {e}")
         if errors and server_log:
