@@ -22,8 +22,8 @@ from ..errors import NotFoundError
 from .evidence import Evidence, gather
 from .licenses import LicenseInfo, classify, direction
 from .lineage import LineageGraph, LineageNode
-from .rules import (CANNOT_TELL, COMPLIANT, VERDICTS, VIOLATION, Context, Family, Rule, RuleResult, _excerpt, governed,
-                    rules_for, worst)
+from .rules import (CANNOT_TELL, COMPLIANT, PREFILTER, VERDICTS, VIOLATION, Context, Family, Rule, RuleResult,
+                    _excerpt, governed, rules_for, worst)
 
 
 def base_licenses(ev: Evidence) -> list[LicenseInfo]:
@@ -91,11 +91,21 @@ def _replays(ev: Evidence, log: list[Any]) -> bool:
                 return False
         return True
     norm, body = ev.card_norm, ev.card_body
+    prefilter = PREFILTER
     for pattern, body_only, outcome in log:
         hay = body if body_only else norm
         if pattern.__class__ is str:
             got = pattern if pattern in hay else None
         else:
+            phrases = prefilter.get(pattern)
+            if phrases is not None:
+                for p in phrases:
+                    if p in hay:
+                        break
+                else:
+                    if outcome is not None:
+                        return False
+                    continue
             m = pattern.search(hay)
             got = m.group(0) if m else None
         if got != outcome:
@@ -123,7 +133,7 @@ class Auditor:
         self._carded: set[str] = set()
         self._rule_cache: dict[tuple[str, str, str], list[Any]] = {}
         self._sigs: dict[str, tuple[Any, ...]] = {}
-        self._memo: dict[tuple[Any, ...], list[tuple[list[Any], list[Any], list[Any]]]] = {}
+        self._memo: dict[tuple[Any, ...], list[tuple[list[Any], list[Any], list[Any], bool]]] = {}
         self._plans: dict[tuple[Any, ...], list[Any]] = {}
         self._plan_by_gov: dict[tuple[int, str], list[Any]] = {}  # governing dicts live as long as the auditor
         self._families: dict[str, Family] = {}
@@ -222,6 +232,9 @@ class Auditor:
 
     def _signature(self, ev: Evidence) -> tuple[Any, ...]:
         """Everything a built-in check reads from a model, except its card and name."""
+        key = ev._key
+        if key is not None:  # precomputed by gather(); license files and the card are added here
+            return (key, tuple(ev.license_files) if ev.license_files else (), ev.card is None)
         sig = self._sigs.get(ev.id)
         if sig is None:
             lf, nf, pf = ev.file_classes()
@@ -292,8 +305,10 @@ class Auditor:
         key = (id(plan), self._signature(ev))
         variants = self._memo.get(key)
         if variants:
-            for log, templates, slots in variants:
+            for log, templates, slots, static in variants:
                 if _replays(ev, log):
+                    if static:  # no card quotes to re-cut, no rule to run again: share the rule dicts
+                        return list(templates)  # type: ignore[arg-type]
                     return self._instantiate(ev, plan, rel, templates, slots)
         declared = [classify(t) for t in ev.licenses]
         contexts: dict[tuple[int, int], Context] = {}
@@ -319,7 +334,7 @@ class Auditor:
                             slots.append((i, j, outcome, body_only))  # type: ignore[arg-type]
         variants = self._memo.setdefault(key, [])
         if len(variants) < _MAX_VARIANTS:
-            variants.append((list(union.values()), templates, slots))
+            variants.append((list(union.values()), templates, slots, not slots and None not in templates))
         return self._instantiate(ev, plan, rel, templates, slots, fresh=True)
 
     def _instantiate(self, ev: Evidence, plan: list[Any], rel: str, templates: list[dict[str, Any] | None],

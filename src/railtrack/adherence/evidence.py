@@ -52,6 +52,9 @@ class Evidence:
     _body: str | None = field(default=None, repr=False)
     _classes: tuple[list[str], list[str], list[str]] | None = field(default=None, repr=False)
     _declared: str | None = field(default=None, repr=False)
+    # set by gather(): (licenses, license_name, license_link, identified_license, identified_source,
+    # (files unknown, license files, NOTICE files, policy files)) as tuples, for memo keys
+    _key: tuple | None = field(default=None, repr=False)
 
     def file_classes(self) -> tuple[list[str], list[str], list[str]]:
         """(license files, NOTICE files, policy files) at the repository root; empty when unknown."""
@@ -171,19 +174,24 @@ def _gather(con: duckdb.DuckDBPyConnection, wanted: list[str], name: str, params
         lic_of[h] = [x for x in lic if x] if ("" in lic or None in lic) else lic
     files_of: dict[int, tuple[list[str], tuple[list[str], list[str], list[str]]]] = {
         h: (files, (lf or [], nf or [], pf or [])) for h, files, lf, nf, pf in file_rows}
+    lic_key = {h: tuple(lic) for h, lic in lic_of.items()}
+    files_key = {h: (False, tuple(c[0]), tuple(c[1]), tuple(c[2])) for h, (_, c) in files_of.items()}
     if len(lic_of) == len(lic_rows) and len(files_of) == len(file_rows):
         rows = con.execute(
             "SELECT m.model_id, CASE WHEN m.licenses IS NULL THEN NULL ELSE hash(m.licenses) END, m.license_name, "
             "m.license_link, m.identified_license, m.identified_source, "
             f"CASE WHEN m.files IS NULL THEN NULL ELSE hash(m.files) END {join}", params).fetchall()
         no_files: tuple[list[str], list[str], list[str]] = ([], [], [])
+        no_files_key = (True, (), (), ())
         for mid, lh, lname, llink, ident, isrc, fh in rows:
             if fh is None:
-                files, classes = None, no_files
+                files, classes, fkey = None, no_files, no_files_key
             else:
                 files, classes = files_of[fh]
+                fkey = files_key[fh]
             e = Evidence(mid, True, [] if lh is None else lic_of[lh], lname, llink, ident, isrc, files)
             e._classes = classes
+            e._key = (() if lh is None else lic_key[lh], lname, llink, ident, isrc, fkey)
             out[mid] = e
     else:  # pragma: no cover - a 64-bit hash collision between two distinct lists
         for mid, lic, lname, llink, ident, isrc, files, lf, nf, pf in con.execute(
