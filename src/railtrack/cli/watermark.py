@@ -188,11 +188,11 @@ def scan_cmd(
 
 @wm_app.command("evaluate")
 def evaluate_cmd(
-    prompts: int = typer.Option(128, "--prompts", help="Generated texts per (gamma, delta) setting."),
+    prompts: int = typer.Option(100, "--prompts", help="Generated texts per (gamma, delta) setting."),
     tokens: int = typer.Option(200, "--tokens", help="Tokens generated per text (the largest T)."),
-    settings: str = typer.Option("0.25:2,0.5:2,0.25:1,0.5:1", "--settings",
+    settings: str = typer.Option("0.25:2,0.5:2,0.25:1", "--settings",
                                  help="Comma-separated gamma:delta settings."),
-    batch_size: int = typer.Option(32, "--batch-size", help="Generation batch size."),
+    batch_size: int = typer.Option(25, "--batch-size", help="Generation batch size."),
     human: Optional[Path] = typer.Option(None, "--human", help="Folder of hub-trees CSVs (default ../shared/reference/hub-trees)."),
     min_human: int = typer.Option(2000, "--min-human", help="Minimum number of human texts required."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the results JSON here."),

@@ -412,11 +412,12 @@ def evaluate(*, n_prompts: int = 128, tokens: int = 200, settings: Sequence[tupl
 
 def format_tables(res: dict[str, Any]) -> str:
     """Plain-text tables of the evaluation results."""
-    lines = [f"model: {res['model']}; {res['prompts']} prompts; human passages: {res['human_corpus']['passages']}",
-             "", "gamma delta | TPR@50 TPR@100 TPR@200 | FPR human @50 @100 @200 | FPR unwatermarked @200 | ppl wm / plain"]
+    lines = [f"model: {res['model']}; up to {res['prompts']} prompts; human passages: {res['human_corpus']['passages']}",
+             "", "gamma delta texts | TPR@50 TPR@100 TPR@200 | FPR human @50 @100 @200 | FPR unwatermarked @200 | ppl wm / plain"]
     for e in res["settings"]:
         t, f = e["tpr"], e["fpr_human"]
-        lines.append(f"{e['gamma']:<5} {e['delta']:<5} | {t['50']['rate']:.3f} {t['100']['rate']:.3f} {t['200']['rate']:.3f} | "
+        lines.append(f"{e['gamma']:<5} {e['delta']:<5} {t['200']['n']:<5} | "
+                     f"{t['50']['rate']:.3f} {t['100']['rate']:.3f} {t['200']['rate']:.3f} | "
                      f"{f['50']['rate']:.4f} {f['100']['rate']:.4f} {f['200']['rate']:.4f} | "
                      f"{e['fpr_unwatermarked_model']['200']['rate']:.4f} | "
                      f"{e['perplexity']['watermarked_median']:.2f} / {e['perplexity']['unwatermarked_median']:.2f}")
