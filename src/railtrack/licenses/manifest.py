@@ -49,6 +49,7 @@ __all__ = [
     "parse_custom",
     "parse_manifest",
     "rail_name",
+    "rejected_character",
     "spdx_id",
     "title",
     "validation_message",
@@ -90,16 +91,28 @@ def _paragraphs(value: str) -> str:
     return "\n\n".join(p for p in paras if p)
 
 
+def rejected_character(ch: str) -> str | None:
+    """Why manifest text may not hold the character ``ch``, or ``None`` when it may.
+
+    Refused: control characters other than line breaks and tabs ("a control character"),
+    lone surrogates and Unicode noncharacters ("an invalid character") - characters no
+    license text should hold and that XML, HTML and UTF-8 cannot carry. This is the one
+    definition the validators (and the property tests' input strategies) use."""
+    code = ord(ch)
+    cat = unicodedata.category(ch)
+    if cat == "Cc" and ch not in "\n\t\r":
+        return "a control character"
+    if cat == "Cs" or (code & 0xFFFE) == 0xFFFE or 0xFDD0 <= code <= 0xFDEF:
+        return "an invalid character"
+    return None
+
+
 def _no_controls(value: str, what: str) -> str:
-    """Refuse characters no license text should hold and XML, HTML and UTF-8 cannot carry:
-    control characters (other than line breaks and tabs), lone surrogates, noncharacters."""
+    """Refuse the characters :func:`rejected_character` names, with a message saying which."""
     for ch in value:
-        code = ord(ch)
-        cat = unicodedata.category(ch)
-        if cat == "Cc" and ch not in "\n\t\r":
-            raise ValueError(f"{what} contains a control character (U+{code:04X})")
-        if cat == "Cs" or (code & 0xFFFE) == 0xFFFE or 0xFDD0 <= code <= 0xFDEF:
-            raise ValueError(f"{what} contains an invalid character (U+{code:04X})")
+        why = rejected_character(ch)
+        if why is not None:
+            raise ValueError(f"{what} contains {why} (U+{ord(ch):04X})")
     return value
 
 
