@@ -524,3 +524,67 @@ def test_cli_inspect_shows_alignment(family, cli):
     assert info["dtypes"] == {"GGUF:F32": 11, "GGUF:F16": 16, "GGUF:Q8_0": 12}
     res = cli("provenance", "inspect", family["paths"]["base_sharded"])
     assert res.code == 0 and "mlp_out" in res.out and "safetensors" in res.out
+
+
+# -- residual-stream permutation ---------------------------------------------------------------
+
+def permute_residual(model, seed: int = 11):
+    """A function-preserving signed permutation of the residual-stream (hidden-size) coordinates.
+
+    Applied consistently to the embedding columns, every RMSNorm weight, the input columns of
+    q/k/v/gate/up, the output rows of o/down and the columns of the output head. RMSNorm's
+    root-mean-square is unchanged by permuting and negating coordinates, so the logits are.
+    """
+    cfg = model.config
+    g = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(cfg.hidden_size, generator=g)
+    sign = torch.where(torch.rand(cfg.hidden_size, generator=g) < 0.5, -1.0, 1.0)
+    sd = {k: v.clone() for k, v in model.state_dict().items()}
+    for key, w in sd.items():
+        if key.endswith("norm.weight"):
+            sd[key] = w[perm]  # the norm's scale follows its coordinate; the sign passes through
+        elif key.endswith(("embed_tokens.weight", "lm_head.weight", "q_proj.weight", "k_proj.weight",
+                           "v_proj.weight", "gate_proj.weight", "up_proj.weight")):
+            sd[key] = w[:, perm] * sign[None, :]  # reads (or writes, for embed) the residual stream
+        elif key.endswith(("o_proj.weight", "down_proj.weight")):
+            sd[key] = w[perm] * sign[:, None]  # writes the residual stream
+    out = copy.deepcopy(model)
+    out.load_state_dict(sd)
+    return out
+
+
+def test_residual_permuted_copy_is_derived(family, results, tmp_path):
+    src = family["models"]["finetune"]
+    model = permute_residual(permute_units(src))
+    ids = torch.randint(0, VOCAB, (2, 16), generator=torch.Generator().manual_seed(9))
+    with torch.no_grad():
+        assert torch.allclose(model(input_ids=ids).logits, src(input_ids=ids).logits, atol=1e-4)
+    assert not torch.allclose(model.model.embed_tokens.weight, src.model.embed_tokens.weight)
+    model.save_pretrained(tmp_path / "resperm", safe_serialization=True)
+
+    r = compare(family["paths"]["base"], tmp_path / "resperm", OPTS)
+    data = r.to_dict()
+    assert r.verdict == "derived", data
+    assert r.p_value == pytest.approx(1 / (OPTS.permutations + 1))
+    res = data["residual_permutation"]
+    assert res["detected"] is True
+    assert res["moved_coordinates"] > 240 and 90 < res["sign_flips"] < 170
+    assert res["p_aligned"] == pytest.approx(0.01) and res["p_unaligned"] > 0.05
+    assert r.statistic > 0.9 and r.z > 20
+    layer_rows = [row for row in r.layers if row.layer.isdigit()]
+    assert len(layer_rows) == 4 and all(row.agrees and row.residual_aligned for row in layer_rows)
+    head = next(row for row in r.layers if row.layer == "head")
+    assert head.residual_aligned and head.agrees
+    # the plain cosine sees nothing
+    assert np.mean(np.abs([row.direct_cosine for row in layer_rows])) < 0.2
+
+    # derived copies without a residual permutation are tested as before
+    for name in ("finetune", "permuted", "int8", "pruned", "merge", "extended_vocab"):
+        assert results[name].to_dict()["residual_permutation"]["detected"] is False, name
+    # independent models: no alignment found, and the alignment does not manufacture evidence
+    for name in ("indep_init", "indep_trained"):
+        rep = results[name].to_dict()["residual_permutation"]
+        assert rep["detected"] is False, rep
+    for name in ("indep_init", "indep_trained"):
+        other = compare(family["paths"][name], tmp_path / "resperm", OPTS)
+        assert other.verdict == "independent", other.to_dict()

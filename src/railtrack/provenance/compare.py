@@ -13,8 +13,8 @@ import numpy as np
 from ..errors import InputError, RailtrackError
 from .align import GROUPS, AlignedTensor, Layout, layout_of
 from .loading import Checkpoint, open_checkpoint
-from .stats import (aligned_row_scores, exact_p_value, matched_scores, normalize_rows,
-                    permuted_projections, projection)
+from .stats import (aligned_projection, aligned_row_scores, exact_p_value, match_coordinates,
+                    matched_scores, max_z_combine, normalize_rows, permuted_projections, projection)
 
 __all__ = ["CompareOptions", "Comparison", "LayerRow", "BaseProfile", "compare", "scan",
            "find_candidates", "VERDICTS"]
@@ -38,6 +38,9 @@ class CompareOptions:
     top: int = 8
     #: token rows compared in the embedding and output head
     tokens: int = 256
+    #: shared tokens whose embedding rows estimate a residual-stream permutation of the suspect
+    #: (0 disables the residual alignment)
+    align_tokens: int = 512
     #: derived when p <= alpha
     alpha: float = 0.01
     #: independent when p > independent_above (in between: inconclusive)
@@ -55,6 +58,8 @@ class CompareOptions:
             raise InputError("threads must be at least 1")
         if self.units < 2:
             raise InputError("units must be at least 2")
+        if self.align_tokens < 0:
+            raise InputError("align_tokens must be at least 0")
         if self.proj_dim < 8:
             raise InputError("proj_dim must be at least 8")
         if self.permutations < 19:
@@ -79,10 +84,14 @@ class LayerRow:
     agrees: bool
     direct_cosine: float | None
     units: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: the suspect's units were mapped into the base's residual coordinates first (a residual
+    #: permutation was detected); the row then scores the aligned suspect
+    residual_aligned: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "layer": self.layer,
+            "residual_aligned": self.residual_aligned,
             "statistic": round(self.statistic, 6),
             "null_mean": round(self.null_mean, 6),
             "null_max": round(self.null_max, 6),
@@ -226,8 +235,12 @@ class _Direct:
 
 def _project_suspect_group(ck: Checkpoint, tensors: list[AlignedTensor], R: np.ndarray,
                            base_ck: Checkpoint, base_by_key: dict[str, AlignedTensor] | None,
-                           direct: _Direct) -> np.ndarray:
-    """All suspect units of a group projected by ``R`` and normalised: ``(m, r)``.
+                           direct: _Direct, blocks: int = 1) -> list[np.ndarray]:
+    """All suspect units of a group projected by ``R`` and normalised: ``blocks`` arrays ``(m, r)``.
+
+    ``R`` may stack several projections side by side (``d x blocks*r``: the plain one and the
+    one that first maps the suspect into the base's residual coordinates), so that each
+    suspect chunk is multiplied once; each block is normalised on its own.
 
     While each suspect tensor streams by, the base tensor with the same canonical key and
     shape (if any, and if asked) streams alongside it for the plain cosine.
@@ -250,7 +263,9 @@ def _project_suspect_group(ck: Checkpoint, tensors: list[AlignedTensor], R: np.n
                 if partner is not None:
                     direct.add(base_ck.read(partner.name, a, a + len(chunk)), chunk)
             parts.append(acc.T)
-    return normalize_rows(np.ascontiguousarray(np.concatenate(parts, axis=0)))
+    allp = np.concatenate(parts, axis=0)
+    w = r // blocks
+    return [normalize_rows(np.ascontiguousarray(allp[:, j * w:(j + 1) * w])) for j in range(blocks)]
 
 
 def _token_pairs(base: Checkpoint, suspect: Checkpoint, vb: int, vs: int, n: int,
@@ -281,6 +296,57 @@ def _rows_in_order(ck: Checkpoint, name: str, ids: np.ndarray) -> np.ndarray:
     out = np.empty_like(rows)
     out[order] = rows
     return out
+
+
+# -- residual-stream alignment ------------------------------------------------------------------
+
+#: the aligned test is used when the embedding matching beats the identity by this much ...
+_ALIGN_GAIN = 0.2
+#: ... and reaches at least this mean |cosine|
+_ALIGN_MIN = 0.3
+
+
+@dataclass
+class _Residual:
+    report: dict[str, Any]
+    perm: np.ndarray | None = None
+    sign: np.ndarray | None = None
+    R_a: np.ndarray | None = None
+
+
+def _residual_alignment(profile: BaseProfile, sck: Checkpoint, blay: Layout, slay: Layout,
+                        opts: CompareOptions) -> _Residual:
+    """Detect a permutation (with sign flips) of the suspect's residual-stream coordinates.
+
+    Estimated from the embedding matrices alone (columns over ``align_tokens`` shared tokens);
+    the aligned test then scores only the other tensors. See docs/provenance.md.
+    """
+    report: dict[str, Any] = {"detected": False, "estimated_from": "embedding columns over shared tokens"}
+    bt, st = blay.embed, slay.embed
+    if opts.align_tokens == 0 or bt is None or st is None:
+        report["reason"] = "disabled" if opts.align_tokens == 0 else "no embedding in both models"
+        return _Residual(report)
+    rng = np.random.default_rng([opts.seed, 0xA11C])
+    bid, sid, _ = _token_pairs(profile.ck, sck, bt.shape[0], st.shape[0], opts.align_tokens, rng)
+    report["tokens"] = int(len(bid))
+    if len(bid) < 64:
+        report["reason"] = "fewer than 64 shared tokens"
+        return _Residual(report)
+    m = match_coordinates(_rows_in_order(profile.ck, bt.name, bid), _rows_in_order(sck, st.name, sid))
+    report.update(matched_cosine=round(m["matched"], 6), identity_cosine=round(m["identity"], 6),
+                  mutual_best_fraction=round(m["mutual"], 6))
+    perm, sign = m["perm"], m["sign"]
+    if perm is None:
+        report["reason"] = "no one-to-one coordinate matching (fewer than half are mutual best matches)"
+        return _Residual(report)
+    report.update(moved_coordinates=int(np.sum(perm != np.arange(len(perm)))),
+                  sign_flips=int(np.sum(sign < 0)))
+    if not (m["matched"] >= m["identity"] + _ALIGN_GAIN and m["matched"] >= _ALIGN_MIN):
+        report["reason"] = "the suspect's residual coordinates already match the base's"
+        return _Residual(report)
+    report["detected"] = True
+    report["reason"] = "residual coordinates permuted; the other tensors are tested after undoing it"
+    return _Residual(report, perm, sign, aligned_projection(profile.R, perm, sign))
 
 
 # -- the comparison ---------------------------------------------------------------------------
@@ -342,12 +408,13 @@ def _compare(profile: BaseProfile, sck: Checkpoint, opts: CompareOptions,
                    "null": "residual-coordinate permutations of the base (exact permutation test)"},
     }
 
-    def finish(rows: list[LayerRow], reps: np.ndarray | None, n_entries: int, reason: str | None = None) -> Comparison:
+    def finish(rows: list[LayerRow], reps: np.ndarray | None, n_entries: int, reason: str | None = None,
+               p_override: float | None = None) -> Comparison:
         if reps is None or n_entries == 0:
             return Comparison(str(profile.ck.path), str(sck.path), "inconclusive", 1.0, 0.0, 0.0, 0.0, 0.0,
                               opts.permutations, opts.alpha, rows, reason or "no comparable weights",
                               time.perf_counter() - t0, details)
-        p = exact_p_value(reps)
+        p = exact_p_value(reps) if p_override is None else p_override
         null = reps[1:]
         std = float(null.std(ddof=1)) if len(null) > 1 else 0.0
         z = float((reps[0] - null.mean()) / std) if std > 0 else 0.0
@@ -363,6 +430,12 @@ def _compare(profile: BaseProfile, sck: Checkpoint, opts: CompareOptions,
     rows: list[LayerRow] = []
     rng = np.random.default_rng([opts.seed, 0x70CE])
 
+    # residual alignment: estimated from the embedding only, tested on the other tensors
+    residual = _residual_alignment(profile, sck, blay, slay, opts)
+    details["residual_permutation"] = residual.report
+    R_a = residual.R_a
+    entries_a: list[np.ndarray] = []
+
     # token-indexed matrices first: embedding and output head
     for label, bt, st in (("embed", blay.embed, slay.embed), ("head", blay.head, slay.head)):
         if bt is None or st is None:
@@ -370,13 +443,19 @@ def _compare(profile: BaseProfile, sck: Checkpoint, opts: CompareOptions,
         bid, sid, how = _token_pairs(profile.ck, sck, bt.shape[0], st.shape[0], opts.tokens, rng)
         if len(bid) == 0:
             continue
-        reps = aligned_row_scores(_rows_in_order(profile.ck, bt.name, bid),
-                                  _rows_in_order(sck, st.name, sid), profile.perms)
+        brows, srows = _rows_in_order(profile.ck, bt.name, bid), _rows_in_order(sck, st.name, sid)
+        reps = aligned_row_scores(brows, srows, profile.perms)
         entries.append(reps)
-        p = exact_p_value(reps)
-        rows.append(LayerRow(label, {"tokens": float(reps[0])}, float(reps[0]), float(reps[1:].mean()),
-                             float(reps[1:].max()), p, p <= opts.alpha, None,
-                             {"tokens": (bt.shape[0], st.shape[0])}))
+        shown, aligned = reps, False
+        # the embedding estimated the alignment, so only the (untied) head joins the aligned test
+        if R_a is not None and label == "head" and slay.embed is not None and st.name != slay.embed.name:
+            shown = aligned_row_scores(brows, srows[:, residual.perm] * residual.sign, profile.perms)
+            entries_a.append(shown)
+            aligned = True
+        p = exact_p_value(shown)
+        rows.append(LayerRow(label, {"tokens": float(shown[0])}, float(shown[0]), float(shown[1:].mean()),
+                             float(shown[1:].max()), p, p <= opts.alpha, None,
+                             {"tokens": (bt.shape[0], st.shape[0])}, residual_aligned=aligned))
         details.setdefault("token_alignment", how)
 
     layers = sorted(set(blay.layers) & set(slay.layers))
@@ -384,30 +463,46 @@ def _compare(profile: BaseProfile, sck: Checkpoint, opts: CompareOptions,
     details["layer_count"] = {"base": blay.n_layers, "suspect": slay.n_layers}
     for i, layer in enumerate(layers):
         group_reps: dict[str, np.ndarray] = {}
+        group_reps_a: dict[str, np.ndarray] = {}
         units: dict[str, tuple[int, int]] = {}
         direct = _Direct()
         for group in GROUPS:
             stensors = slay.layers[layer].get(group)
             if not stensors or (layer, group) not in profile.samples:
                 continue
-            sp = _project_suspect_group(sck, stensors, profile.R, profile.ck, base_by_key, direct)
+            if R_a is None:
+                (sp,) = _project_suspect_group(sck, stensors, profile.R, profile.ck, base_by_key, direct)
+            else:
+                sp, sp_a = _project_suspect_group(sck, stensors, np.concatenate([profile.R, R_a], axis=1),
+                                                  profile.ck, base_by_key, direct, blocks=2)
             bp = profile.projected(layer, group)
             group_reps[group] = matched_scores(bp, sp, top=opts.top)
+            if R_a is not None:
+                group_reps_a[group] = matched_scores(bp, sp_a, top=opts.top)
             units[group] = (sum(t.n_units for t in blay.layers[layer][group]), len(sp))
         if group_reps:
-            layer_reps = np.mean(np.stack(list(group_reps.values())), axis=0)
             entries.extend(group_reps.values())
+            entries_a.extend(group_reps_a.values())
+            shown = group_reps_a if R_a is not None else group_reps
+            layer_reps = np.mean(np.stack(list(shown.values())), axis=0)
             p = exact_p_value(layer_reps)
-            rows.append(LayerRow(str(layer), {g: float(v[0]) for g, v in group_reps.items()},
+            rows.append(LayerRow(str(layer), {g: float(v[0]) for g, v in shown.items()},
                                  float(layer_reps[0]), float(layer_reps[1:].mean()), float(layer_reps[1:].max()),
-                                 p, p <= opts.alpha, direct.value, units))
+                                 p, p <= opts.alpha, direct.value, units, residual_aligned=R_a is not None))
         if progress:
             progress("layers", i + 1, len(layers))
     if not entries:
         return finish(rows, None, 0, "no aligned tensors in common (unknown architecture naming?)")
     reps = np.mean(np.stack(entries), axis=0)
     details["entries"] = len(entries)
-    return finish(rows, reps, len(entries))
+    if R_a is None or not entries_a:
+        return finish(rows, reps, len(entries))
+    # both statistics on the same permutations, combined by their larger z-score (exact, no Bonferroni factor)
+    reps_a = np.mean(np.stack(entries_a), axis=0)
+    p_u, p_a = exact_p_value(reps), exact_p_value(reps_a)
+    residual.report.update(p_unaligned=p_u, p_aligned=p_a, statistic_unaligned=round(float(reps[0]), 6),
+                           statistic_aligned=round(float(reps_a[0]), 6), entries_aligned=len(entries_a))
+    return finish(rows, reps_a, len(entries), p_override=exact_p_value(max_z_combine(reps, reps_a)))
 
 
 def compare(base_dir: str | os.PathLike[str], suspect_dir: str | os.PathLike[str],

@@ -25,7 +25,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 __all__ = ["projection", "permuted_projections", "normalize_rows", "matched_scores",
-           "aligned_row_scores", "exact_p_value"]
+           "aligned_row_scores", "exact_p_value", "match_coordinates", "aligned_projection",
+           "max_z_combine"]
 
 _EPS = 1e-12
 
@@ -129,3 +130,76 @@ def exact_p_value(replicates: np.ndarray) -> float:
         return 1.0
     # a tolerance so that float noise cannot turn a tie into a strict win
     return float((1 + np.sum(x[1:] >= x[0] - 1e-9)) / len(x))
+
+
+def match_coordinates(base_cols: np.ndarray, suspect_cols: np.ndarray) -> dict:
+    """Estimate a signed permutation of residual coordinates from token-aligned matrices.
+
+    ``base_cols``/``suspect_cols``: ``(n, d)`` rows of the two embedding matrices for the
+    same ``n`` tokens. Column ``i`` of each is coordinate ``i``'s profile over the tokens.
+    Base coordinate ``i`` is matched to the suspect coordinate ``perm[i]`` whose profile has
+    the largest ``|cosine|`` (one-to-one, :func:`scipy.optimize.linear_sum_assignment`),
+    and ``sign[i]`` is the sign of that cosine. When every base coordinate's best suspect
+    coordinate is distinct, that is already the optimal assignment and the solver is skipped;
+    when fewer than half of the coordinates are mutual best matches the alignment is too weak
+    to be a permutation and no assignment is computed (``perm`` is None).
+
+    Returns ``{perm, sign, matched, identity, mutual}``: ``matched`` is the mean ``|cos|`` of
+    the matched pairs, ``identity`` the mean signed cosine of coordinate ``i`` with ``i``
+    and ``mutual`` the fraction of coordinates that are each other's best match.
+    """
+    b = normalize_rows(np.ascontiguousarray(base_cols.T, dtype=np.float32))
+    s = normalize_rows(np.ascontiguousarray(suspect_cols.T, dtype=np.float32))
+    cos = b @ s.T  # (d, d)
+    d = cos.shape[0]
+    identity = float(np.mean(np.diagonal(cos)))
+    mag = np.abs(cos)
+    best = mag.argmax(axis=1)
+    back = mag.argmax(axis=0)
+    mutual = float(np.mean(back[best] == np.arange(d)))
+    out: dict = {"perm": None, "sign": None, "matched": float(mag.max(axis=1).mean()),
+                 "identity": identity, "mutual": mutual}
+    if mutual < 0.5:
+        return out
+    if len(np.unique(best)) == d:
+        perm = best
+    else:
+        rows, perm = linear_sum_assignment(mag, maximize=True)
+        perm = perm[np.argsort(rows)]
+    vals = cos[np.arange(d), perm]
+    out.update(perm=perm.astype(np.int64), sign=np.where(vals < 0, -1.0, 1.0).astype(np.float32),
+               matched=float(np.abs(vals).mean()))
+    return out
+
+
+def aligned_projection(R: np.ndarray, perm: np.ndarray, sign: np.ndarray) -> np.ndarray:
+    """``R_a`` with ``x @ R_a == x_aligned @ R`` where ``x_aligned[i] = sign[i] * x[perm[i]]``.
+
+    ``x`` is a unit in the suspect's residual coordinates, ``x_aligned`` the same unit in the
+    base's coordinates.
+    """
+    out = np.empty_like(R)
+    out[perm] = R * sign[:, None]
+    return out
+
+
+def max_z_combine(*replicates: np.ndarray) -> np.ndarray:
+    """Combine several statistics computed on the same permutation replicates: the largest z-score.
+
+    Each ``replicates[j]`` is ``(T+1,)`` with the observed value first. Each is standardised
+    by the mean and standard deviation of all its ``T+1`` values (the observed one included,
+    so the standardisation is the same symmetric function for every replicate), and the
+    combined value of replicate ``t`` is the largest of its standardised values. Because
+    every statistic uses the same permutations, the vector of statistics is exchangeable
+    across replicates whenever each is, so :func:`exact_p_value` of the result is exact
+    without a Bonferroni factor (and, unlike a rank-based min-p, a single clear winner still
+    reaches the smallest p-value ``1/(T+1)``).
+    """
+    out = None
+    for reps in replicates:
+        x = np.asarray(reps, dtype=np.float64)
+        sd = x.std()
+        z = (x - x.mean()) / sd if sd > 0 else np.zeros_like(x)
+        out = z if out is None else np.maximum(out, z)
+    assert out is not None
+    return out
