@@ -16,6 +16,7 @@ here with the font's own advance widths and placed with ``FPDF.text``.
 from __future__ import annotations
 
 import atexit
+import copy
 import io
 import shutil
 import tempfile
@@ -145,9 +146,13 @@ def _slots(cls) -> list[str]:  # type: ignore[no-untyped-def]
 def _attach_small_font(pdf) -> None:  # type: ignore[no-untyped-def]
     """Give ``pdf`` the cut-down font without re-parsing it.
 
-    The parsed metrics (widths, cmap, glyph ids, descriptor) are shared read-only; what a
-    document changes - the glyph subset it uses and the font file fpdf2 subsets in place
-    when writing - is fresh for every document.
+    The parsed metrics (widths, cmap, glyph ids) are shared read-only; what a document
+    changes is fresh for every document: the glyph subset it uses, the font file fpdf2
+    subsets in place when writing, and the font descriptor - a PDF object to which fpdf2
+    assigns the document's object number and font file when writing, so sharing it made
+    two documents written at the same time in two threads corrupt each other's
+    cross-reference table. The prototype is never written itself, so its descriptor stays
+    pristine and each document copies it. Thread-safe: nothing shared is written.
     """
     from fontTools.ttLib import TTFont
     from fpdf.fonts import SubsetMap
@@ -159,6 +164,7 @@ def _attach_small_font(pdf) -> None:  # type: ignore[no-untyped-def]
         if hasattr(proto, name):
             setattr(font, name, getattr(proto, name))
     font._rt_table = {}
+    font.desc = copy.copy(proto.desc)
     font.i = len(pdf.fonts) + 1
     font.ttfont = TTFont(io.BytesIO(data), lazy=True, recalcTimestamp=False, recalcBBoxes=False)
     font.missing_glyphs = []

@@ -71,8 +71,6 @@ class WebState:
     renders: RenderCache = field(default_factory=RenderCache)
     #: recorded license specs by id (content-addressed, immutable), so downloads skip the store
     specs: "OrderedDict[str, Any]" = field(default_factory=OrderedDict)
-    #: the PDF renderer shares font state between documents: one PDF at a time per process
-    pdf_lock: threading.Lock = field(default_factory=threading.Lock)
     #: one thread writes to the store, in arrival order (request threads never block on it)
     writer: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="railtrack-store-writer"))

@@ -121,11 +121,7 @@ def rendered(state: WebState, spec: M.LicenseSpec, fmt: str, lid: str | None = N
     key = (lid or M.license_id(spec), fmt)
     data = state.renders.get(key)
     if data is None:
-        if fmt == "pdf":
-            with state.pdf_lock:
-                data = render(spec, fmt)
-        else:
-            data = render(spec, fmt)
+        data = render(spec, fmt)  # thread-safe in every format, PDF included
         state.renders.put(key, data)
     return data
 
