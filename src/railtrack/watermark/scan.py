@@ -18,7 +18,6 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -322,7 +321,3 @@ def write_report(report: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     if target.suffix.lower() == ".md":
         return atomic_write(target, render_markdown(report))
     return atomic_write(target, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-
-
-def _stderr(msg: str) -> None:  # pragma: no cover - diagnostics only
-    sys.stderr.write(msg + "\n")
