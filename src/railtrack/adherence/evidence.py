@@ -8,12 +8,12 @@ identified license files, and the model card text.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
 import duckdb
-import pyarrow as pa
 
 _WS = re.compile(r"\s+")
 _FRONT = re.compile(r"\A\ufeff?\s*---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
@@ -134,6 +134,9 @@ _SQL_CLASSES = ", ".join([
 ])
 
 
+_TEMP_IDS = itertools.count()
+
+
 def gather(con: duckdb.DuckDBPyConnection, ids: Iterable[str], *, with_cards: bool = True) -> dict[str, Evidence]:
     """Load the evidence of every model in ``ids`` with three set-based queries.
 
@@ -146,13 +149,16 @@ def gather(con: duckdb.DuckDBPyConnection, ids: Iterable[str], *, with_cards: bo
         # a few ids: an inline VALUES list lets DuckDB use the primary-key index instead of a full join
         name = "(SELECT * FROM (VALUES " + ", ".join(["(?)"] * len(wanted)) + ") v(model_id))"
         return _gather(con, wanted, name, list(wanted), with_cards)
-    tbl = pa.table({"model_id": pa.array(wanted, pa.string())})
-    name = "_rt_adherence_ids"
-    con.register(name, tbl)
+    # many ids: a temporary table filled from one list parameter (no pyarrow/pandas round trip)
+    name = f"_rt_adherence_ids_{next(_TEMP_IDS)}"
+    con.execute(f"CREATE TEMP TABLE {name} AS SELECT unnest(?::VARCHAR[]) AS model_id", [wanted])
     try:
         return _gather(con, wanted, name, [], with_cards)
     finally:
-        con.unregister(name)
+        try:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+        except duckdb.Error:  # pragma: no cover - a failed transaction: the error above is the one to see
+            pass
 
 
 def _gather(con: duckdb.DuckDBPyConnection, wanted: list[str], name: str, params: list[str],

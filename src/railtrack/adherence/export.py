@@ -1,10 +1,11 @@
-"""Audit reports as CSV (one row per derivative and rule) and as a standalone HTML page."""
+"""Audit reports as CSV (one row per derivative and rule), as compact JSON and as a standalone HTML page."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 from typing import Any
 
 import jinja2
@@ -41,6 +42,57 @@ def audit_csv(report: dict[str, Any]) -> str:
                                            _cell(r["reason"]), _cell(json.dumps(r["evidence"], ensure_ascii=False))]
                 w.writerow(head + tail)
     return buf.getvalue()
+
+
+_RULES_SLOT = re.compile(r'"rules":(\d+)')
+
+
+def audit_json(report: dict[str, Any]) -> str:
+    """The report as compact JSON: the same text as ``json.dumps(report, ensure_ascii=False,
+    separators=(",", ":"))``, built about twice as fast for large audits.
+
+    Most derivatives share their rule dicts (see ``Auditor``), so each distinct list of rule
+    dicts is encoded once. The derivatives are encoded in one pass of the C encoder with
+    each ``rules`` list replaced by its index, and the rule texts are then put in those
+    slots (``"rules":`` never occurs inside a JSON string, where every quote is escaped;
+    should another key ``rules`` hold a number, the slots would not count 0, 1, 2 ... and
+    the report is encoded by ``json.dumps`` instead).
+    """
+    from .audit import no_gc
+
+    with no_gc():
+        return _audit_json(report)
+
+
+def _audit_json(report: dict[str, Any]) -> str:
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    ders = report.get("derivatives") if isinstance(report, dict) else None
+    if not isinstance(ders, list) or not all(d.__class__ is dict and d.get("rules").__class__ is list for d in ders):
+        return encode(report)
+    # every derivative with its rules replaced by its index (same key position), in one C pass
+    pieces = _RULES_SLOT.split(encode([{**d, "rules": i} for i, d in enumerate(ders)]))
+    # pieces: text, index, text, index, ... text: the indices must be exactly 0, 1, 2 ...
+    if pieces[1::2] != list(map(str, range(len(ders)))):
+        return encode(report)
+    texts: dict[tuple[int, ...], str] = {}  # ids are stable: the report keeps the dicts alive
+    filled = []
+    for d in ders:
+        rules = d["rules"]
+        key = tuple(map(id, rules))
+        t = texts.get(key)
+        if t is None:
+            t = texts[key] = '"rules":' + encode(rules)
+        filled.append(t)
+    pieces[1::2] = filled
+    out = ["{"]
+    for n, (k, v) in enumerate(report.items()):
+        out.append(("," if n else "") + encode(k) + ":")
+        if k == "derivatives":
+            out.extend(pieces)
+        else:
+            out.append(encode(v))
+    out.append("}")
+    return "".join(out)  # one copy of the text
 
 
 _HTML = """<!doctype html>

@@ -15,7 +15,6 @@ import json
 from typing import Any, Callable
 
 import duckdb
-import pyarrow as pa
 
 from ..errors import NotFoundError
 from .audit import Auditor, audit, no_gc
@@ -93,8 +92,11 @@ def _watch_run(con: duckdb.DuckDBPyConnection, progress: Callable[[str], None] |
     graph = LineageGraph.from_store(con)
     auditor = Auditor(con, graph)
     reports = []
-    states: list[tuple[str, str, str, str]] = []
-    rules_json: dict[tuple[tuple[str, str], ...], str] = {}  # most derivatives share a rule outcome
+    # watch_state rows, column by column
+    st_watched: list[str] = []
+    st_model: list[str] = []
+    st_verdict: list[str] = []
+    st_rules: list[str] = []
     for model in watched:
         if progress:
             progress(model)
@@ -115,12 +117,20 @@ def _watch_run(con: duckdb.DuckDBPyConnection, progress: Callable[[str], None] |
                                 "rules": [r for r in now[i]["rules"] if r["verdict"] == VIOLATION]} for i in new_viol],
             "resolved": resolved,
         })
-        for i, d in now.items():
-            pairs = tuple((r["rule"], r["verdict"]) for r in d["rules"])
-            js = rules_json.get(pairs)
+        # most derivatives share their rule dicts (see Auditor): the saved [[rule, verdict], ...]
+        # is formatted once per list of shared dicts (ids are stable while `rep` is alive)
+        rules_json: dict[tuple[int, ...], str] = {}
+        dumps = json.dumps
+        for d in now.values():
+            rules = d["rules"]
+            key = tuple(map(id, rules))
+            js = rules_json.get(key)
             if js is None:
-                js = rules_json[pairs] = json.dumps([list(p) for p in pairs], separators=(",", ":"))
-            states.append((model, i, d["verdict"], js))
+                js = rules_json[key] = dumps([[r["rule"], r["verdict"]] for r in rules], separators=(",", ":"))
+            st_rules.append(js)
+            st_verdict.append(d["verdict"])
+        st_model.extend(now)
+        st_watched.extend([model] * len(now))
     totals = {
         "watched": len(watched),
         "derivatives": sum(r["derivatives"] for r in reports),
@@ -133,19 +143,11 @@ def _watch_run(con: duckdb.DuckDBPyConnection, progress: Callable[[str], None] |
         run_id = _one(con, "SELECT nextval('watch_runs_seq')")[0]
         con.execute("INSERT INTO watch_runs (run_id, ran_at, summary) VALUES (?, ?, ?)",
                     [run_id, ran_at, json.dumps(totals)])
-        if states:
-            tbl = pa.table({
-                "watched": pa.array([s[0] for s in states], pa.string()),
-                "model_id": pa.array([s[1] for s in states], pa.string()),
-                "verdict": pa.array([s[2] for s in states], pa.string()),
-                "rules": pa.array([s[3] for s in states], pa.string()),
-            })
-            con.register("_rt_watch_state", tbl)
-            try:
-                con.execute("INSERT INTO watch_state (run_id, watched, model_id, verdict, rules) "
-                            "SELECT ?, watched, model_id, verdict, rules FROM _rt_watch_state", [run_id])
-            finally:
-                con.unregister("_rt_watch_state")
+        if st_model:
+            # four list parameters unnested side by side (no pyarrow/pandas round trip)
+            con.execute("INSERT INTO watch_state (run_id, watched, model_id, verdict, rules) "
+                        "SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+                        "unnest(?::VARCHAR[])", [run_id, st_watched, st_model, st_verdict, st_rules])
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

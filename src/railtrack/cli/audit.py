@@ -81,7 +81,7 @@ def register(app: typer.Typer) -> None:
         """Audit MODEL (or its descendants) against the obligations of their bases' licenses."""
         from .._io import atomic_write
         from ..adherence.audit import audit
-        from ..adherence.export import audit_csv, audit_html
+        from ..adherence.export import audit_csv, audit_html, audit_json
         from ..store import connect
 
         if as_json and csv_path == "-":
@@ -106,10 +106,10 @@ def register(app: typer.Typer) -> None:
                 _common.stderr.print(f"wrote {csv_path}", markup=False)
         if as_json:
             if len(report["derivatives"]) > 2000:  # large families: compact JSON (indenting is the slow part)
-                import json
                 import sys
 
-                sys.stdout.write(json.dumps(report, ensure_ascii=False, separators=(",", ":")) + "\n")
+                sys.stdout.write(audit_json(report))
+                sys.stdout.write("\n")
             else:
                 _common.print_json(report)
         elif csv_path != "-":
