@@ -7,6 +7,10 @@ Generates (once; reused from the cache folder on later runs) a base checkpoint a
 derived one - the base plus Gaussian noise (relative std 0.5, i.e. cosine about 0.9 per
 tensor), with every layer's MLP hidden units and attention heads permuted - as bf16
 safetensors, streamed tensor by tensor so the generator never holds a model in memory.
+A third checkpoint, ``derived_residual``, is the derived one with its residual-stream
+(hidden-size) coordinates also permuted and sign-flipped consistently in every tensor
+(embedding, norms, all projections, output head: function-preserving), which the test
+must undo before it can see the shared weights.
 Then runs ``railtrack provenance compare BASE DERIVED --json`` in a fresh process and
 prints its wall time and peak RSS (``getrusage(RUSAGE_CHILDREN).ru_maxrss``) and the
 extrapolation to an 8B model (Llama-3-8B shapes). Targets: <= 60 s, <= 2 GB.
@@ -99,8 +103,18 @@ def hash_name(name: str) -> int:
     return zlib.crc32(name.encode())
 
 
-def write_checkpoint(folder: Path, s: dict, seed: int, derived_from: int | None) -> None:
-    """Stream a bf16 safetensors checkpoint to ``folder/model.safetensors``."""
+def residual_perm(s: dict) -> tuple[np.ndarray, np.ndarray]:
+    """A signed permutation of the residual-stream coordinates: (perm, sign)."""
+    rng = np.random.default_rng(77)
+    return rng.permutation(s["d"]), np.where(rng.random(s["d"]) < 0.5, -1.0, 1.0).astype(np.float32)
+
+
+def write_checkpoint(folder: Path, s: dict, seed: int, derived_from: int | None, residual: bool = False) -> None:
+    """Stream a bf16 safetensors checkpoint to ``folder/model.safetensors``.
+
+    ``residual``: also permute (and sign-flip) the residual coordinates of every tensor.
+    """
+    rperm, rsign = residual_perm(s)
     folder.mkdir(parents=True, exist_ok=True)
     specs = tensor_specs(s)
     header: dict = {"__metadata__": {"format": "pt"}}
@@ -130,9 +144,17 @@ def write_checkpoint(folder: Path, s: dict, seed: int, derived_from: int | None)
                     perm_rows = kv_rows
                 elif name.endswith("o_proj.weight"):
                     perm_cols = q_rows
+            # residual coordinates: columns of readers (and of the token matrices), rows of writers
+            res_cols = residual and name.endswith(("embed_tokens.weight", "lm_head.weight", "q_proj.weight",
+                                                   "k_proj.weight", "v_proj.weight", "gate_proj.weight",
+                                                   "up_proj.weight"))
+            res_rows = residual and name.endswith(("o_proj.weight", "down_proj.weight"))
+            if res_rows:
+                perm_rows = rperm
             src_seed = derived_from if derived_from is not None else seed
             if len(shape) == 1:
-                fh.write(to_bf16(base_tensor(name, shape, src_seed)).tobytes())
+                x = base_tensor(name, shape, src_seed)
+                fh.write(to_bf16(x[rperm] if residual else x).tobytes())
                 continue
             step = max(1, (8 << 20) // shape[1])
             full = base_tensor(name, shape, src_seed) if perm_rows is not None else None
@@ -144,6 +166,10 @@ def write_checkpoint(folder: Path, s: dict, seed: int, derived_from: int | None)
                     x = base_tensor(name, shape, src_seed, slice(a, b))
                 if perm_cols is not None:
                     x = x[:, perm_cols]
+                if res_cols:
+                    x = x[:, rperm] * rsign[None, :]
+                if res_rows:
+                    x = x * rsign[a:b, None]
                 if derived_from is not None:
                     rng = np.random.default_rng([seed, hash_name(name), a])
                     x = x + rng.standard_normal(x.shape, dtype=np.float32) * (STD * NOISE)
@@ -157,27 +183,32 @@ def write_checkpoint(folder: Path, s: dict, seed: int, derived_from: int | None)
     (folder / "config.json").write_text(json.dumps(cfg, indent=2))
 
 
-def ensure(folder: Path, s: dict, seed: int, derived_from: int | None) -> None:
+def ensure(folder: Path, s: dict, seed: int, derived_from: int | None, residual: bool = False) -> None:
     if (folder / "model.safetensors").is_file() and (folder / "config.json").is_file():
         print(f"reusing {folder}", file=sys.stderr)
         return
     t0 = time.perf_counter()
-    write_checkpoint(folder, s, seed, derived_from)
+    write_checkpoint(folder, s, seed, derived_from, residual)
     print(f"generated {folder} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
 
-def run_compare(base: Path, suspect: Path, extra: list[str]) -> tuple[float, float, dict]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def run_compare(base: Path, suspect: Path, extra: list[str]) -> tuple[float, float, float, dict]:
+    """Wall time (s), peak RSS (MB), CPU time (user + system, s) and the JSON report of one comparison."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = usage.ru_maxrss
+    cpu0 = usage.ru_utime + usage.ru_stime
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "railtrack", "provenance", "compare", str(base), str(suspect),
                            "--json", *extra], capture_output=True, text=True)
     wall = time.perf_counter() - t0
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_kb = usage.ru_maxrss
+    cpu = usage.ru_utime + usage.ru_stime - cpu0
     if proc.returncode not in (0, 1):
         sys.exit(f"compare failed ({proc.returncode}): {proc.stderr.strip()}")
     if peak_kb < before:
         peak_kb = before
-    return wall, peak_kb / 1024.0, json.loads(proc.stdout)
+    return wall, peak_kb / 1024.0, cpu, json.loads(proc.stdout)
 
 
 def main() -> None:
@@ -186,6 +217,8 @@ def main() -> None:
     ap.add_argument("--with-independent", action="store_true",
                     help="also generate an independent checkpoint and time that comparison")
     ap.add_argument("--layers", type=int, default=SHAPES_1B["layers"])
+    ap.add_argument("--no-residual", action="store_true",
+                    help="skip the residual-permuted derived checkpoint")
     ap.add_argument("--threads", type=int, default=None,
                     help="pass --threads to the comparison (1 avoids BLAS oversubscription on a shared machine)")
     args = ap.parse_args()
@@ -194,6 +227,9 @@ def main() -> None:
     ensure(base, s, seed=1, derived_from=None)
     ensure(derived, s, seed=2, derived_from=1)
     pairs = [("derived", derived)]
+    if not args.no_residual:
+        ensure(args.cache / "derived_residual", s, seed=2, derived_from=1, residual=True)
+        pairs.append(("derived, residual-permuted", args.cache / "derived_residual"))
     if args.with_independent:
         ensure(indep, s, seed=3, derived_from=None)
         pairs.append(("independent", indep))
@@ -203,10 +239,13 @@ def main() -> None:
     print(f"checkpoints: {p1 / 1e9:.2f}B parameters each, bf16, {size_gb:.2f} GB per file")
     for label, suspect in pairs:
         extra = ["--threads", str(args.threads)] if args.threads else []
-        wall, peak_mb, result = run_compare(base, suspect, extra)
+        wall, peak_mb, cpu, result = run_compare(base, suspect, extra)
+        res = result.get("residual_permutation", {})
         print(f"compare base vs {label}: verdict={result['verdict']} p={result['p_value']:.4g} "
-              f"statistic={result['statistic']:.4f} null_mean={result['null_mean']:.4f} z={result['z']:.1f}")
-        print(f"  threads: {args.threads or 'default'}; wall time {wall:.1f} s (target <= 60 s), peak RSS {peak_mb:.0f} MB (target <= 2048 MB)")
+              f"statistic={result['statistic']:.4f} null_mean={result['null_mean']:.4f} z={result['z']:.1f} "
+              f"residual_permutation_detected={res.get('detected')}")
+        print(f"  threads: {args.threads or 'default'}; wall time {wall:.1f} s (target <= 60 s), CPU time {cpu:.1f} s, "
+              f"peak RSS {peak_mb:.0f} MB (target <= 2048 MB)")
         scale = p8 / p1
         # memory: the per-process floor plus what grows with d (permuted projections, sampled units,
         # similarity blocks) - scaled by d and by the largest unit group
