@@ -597,3 +597,41 @@ def test_pdf_rendering_is_thread_safe_and_byte_identical() -> None:
     proc = subprocess.run([sys.executable, "-c", code], input=manifests, capture_output=True, text=True,
                           env=env, timeout=300, check=True)
     assert json.loads(proc.stdout) == [hashlib.sha256(o).hexdigest() for o in sequential]
+
+
+def _raw_catalog() -> dict:
+    from importlib import resources
+
+    return yaml.safe_load((resources.files("railtrack.catalog") / "clauses.yaml").read_text(encoding="utf-8"))
+
+
+def test_domain_descriptions_are_full_sentences() -> None:
+    """An unquoted comma in a YAML flow mapping ends the scalar: ``{description: Unlawful, violent ...}``
+    read as "Unlawful" plus a stray key. Every domain has exactly a title and a whole sentence."""
+    raw = _raw_catalog()["domains"]
+    info = load_catalog().domain_info
+    assert set(raw) == set(info) and len(info) >= 10
+    for key, entry in raw.items():
+        assert set(entry) == {"title", "description"}, (key, entry)  # no key split off a description
+        assert all(isinstance(v, str) for v in entry.values()), (key, entry)
+        desc = info[key].description
+        assert desc == entry["description"].strip(), key
+        assert desc[0].isupper() and desc.endswith(".") and len(desc.split()) > 2, (key, desc)
+        assert info[key].title == entry["title"] and info[key].title[0].isupper(), key
+
+
+def test_clause_titles_and_texts_are_read_whole() -> None:
+    """Every catalogue clause has exactly its keys, a title and a one-line sentence of text; no YAML
+    comma, colon or ``#`` cut either short (a cut text would also change recorded licenses' bytes)."""
+    raw = _raw_catalog()["clauses"]
+    cat = load_catalog()
+    assert len(raw) >= 30
+    for entry in raw:
+        assert set(entry) == {"id", "domain", "title", "baseline", "text", "sources"}, entry.get("id")
+        assert isinstance(entry["title"], str) and isinstance(entry["text"], str), entry["id"]
+        clause = cat.get(entry["id"])
+        assert clause.title == entry["title"] and clause.text == entry["text"], entry["id"]
+        assert clause.title[0].isupper() and not clause.title.endswith((",", ":")), clause.id
+        assert clause.text[0].isupper() and clause.text.endswith(".") and len(clause.text.split()) > 5, clause.id
+        assert "\n" not in clause.text and " #" not in clause.text, clause.id
+        assert all(isinstance(s, str) and s for s in entry["sources"]), entry["id"]
