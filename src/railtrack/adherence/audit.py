@@ -14,6 +14,8 @@ import datetime as dt
 import gc
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from functools import partial
+from operator import itemgetter
 from typing import Any, Iterable
 
 import duckdb
@@ -392,6 +394,33 @@ def _edge_drift(edges: list[tuple[str, str, str]], evidence: dict[str, Evidence]
         if ce is None or pe is None or not ce.licenses or not pe.licenses:
             continue
         pairs[(rel, tuple(pe.licenses), tuple(ce.licenses))] += 1
+    return _drift_of_pairs(pairs)
+
+
+def _child_edge_drift(children: list[str], parents: dict[str, list[tuple[str, str]]],
+                      evidence: dict[str, Evidence]) -> dict[str, Any]:
+    """:func:`_edge_drift` over every (child, parent) edge of ``children``, without listing the edges."""
+    pairs: Counter[tuple[str, tuple[str, ...], tuple[str, ...]]] = Counter()
+    sets: dict[int, tuple[str, ...]] = {}  # license lists are shared between models (see gather)
+    for child in children:
+        ce = evidence.get(child)
+        if ce is None or not ce.licenses:
+            continue
+        cl = sets.get(id(ce.licenses))
+        if cl is None:
+            cl = sets[id(ce.licenses)] = tuple(ce.licenses)
+        for parent, rel in parents.get(child, ()):
+            pe = evidence.get(parent)
+            if pe is None or not pe.licenses:
+                continue
+            pl = sets.get(id(pe.licenses))
+            if pl is None:
+                pl = sets[id(pe.licenses)] = tuple(pe.licenses)
+            pairs[(rel, pl, cl)] += 1
+    return _drift_of_pairs(pairs)
+
+
+def _drift_of_pairs(pairs: Counter[tuple[str, tuple[str, ...], tuple[str, ...]]]) -> dict[str, Any]:
     per: dict[str, dict[str, Any]] = {}
     total_n, total_m = 0, 0.0
     for (rel, pl, cl), n in pairs.items():
@@ -467,21 +496,30 @@ def _audit(con: duckdb.DuckDBPyConnection, model_id: str, descendants: bool, max
         nodes = [LineageNode(model_id, 0, "root", None, g.parents_of(model_id), g.is_missing(model_id))]
     target_ids = [n.id for n in nodes]
     aud._load(target_ids, with_cards=True)
-    aud._load([model_id, *aud._ancestry(target_ids)], with_cards=False)
+    # every ancestor of a target: the targets' parents, and the ancestors of those that are not
+    # targets themselves (a target's own ancestors are reached through its parents)
+    parents = g.parents
+    targets = set(target_ids)
+    outside = {p for t in target_ids for p, _ in parents.get(t, ()) if p not in targets}
+    aud._load([model_id, *outside, *aud._ancestry(outside)], with_cards=False)
     derivatives = [aud.entry(n) for n in nodes]
 
-    verdicts = Counter(d["verdict"] for d in derivatives)
+    verdicts = Counter(map(itemgetter("verdict"), derivatives))
     per_rule: dict[str, Counter[str]] = defaultdict(Counter)
-    for (rule, verdict), n in Counter((r["rule"], r["verdict"]) for d in derivatives for r in d["rules"]).items():
-        per_rule[rule][verdict] += n
-    edges = [(c, p, r) for c in target_ids for p, r in g.parents.get(c, ())]
+    # derivatives share their rule dicts (see Auditor): count each distinct list of them once
+    rule_lists = list(map(itemgetter("rules"), derivatives))
+    keys = list(map(tuple, map(partial(map, id), rule_lists)))
+    sample = dict(zip(keys, rule_lists))
+    for key, n in Counter(keys).items():
+        for r in sample[key]:
+            per_rule[r["rule"]][r["verdict"]] += n
     summary = {
         "derivatives": len(derivatives),
         "verdicts": {v: verdicts.get(v, 0) for v in VERDICTS},
         "rules": {k: {v: c.get(v, 0) for v in VERDICTS} for k, c in sorted(per_rule.items())},
-        "drift": _edge_drift(edges, aud.evidence),
-        "relations": dict(sorted(Counter(d["relation"] for d in derivatives).items())),
-        "missing": sum(1 for d in derivatives if not d["in_store"]),
+        "drift": _child_edge_drift(target_ids, parents, aud.evidence),
+        "relations": dict(sorted(Counter(map(itemgetter("relation"), derivatives)).items())),
+        "missing": len(derivatives) - sum(map(itemgetter("in_store"), derivatives)),
         "cycles": cycles,
         "truncated": truncated,
     }
