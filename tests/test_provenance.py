@@ -553,7 +553,7 @@ def permute_residual(model, seed: int = 11):
     return out
 
 
-def test_residual_permuted_copy_is_derived(family, results, tmp_path):
+def test_residual_permuted_copy_is_derived(family, results, tmp_path, cli):
     src = family["models"]["finetune"]
     model = permute_residual(permute_units(src))
     ids = torch.randint(0, VOCAB, (2, 16), generator=torch.Generator().manual_seed(9))
@@ -588,3 +588,33 @@ def test_residual_permuted_copy_is_derived(family, results, tmp_path):
     for name in ("indep_init", "indep_trained"):
         other = compare(family["paths"][name], tmp_path / "resperm", OPTS)
         assert other.verdict == "independent", other.to_dict()
+
+    res = cli("provenance", "compare", family["paths"]["base"], tmp_path / "resperm", "--threads", "1")
+    assert res.code == 1, res
+    assert "residual permutation detected" in res.out and "derived" in res.out
+
+
+def test_coordinate_matching_recovers_a_signed_permutation():
+    from railtrack.provenance.stats import aligned_projection, match_coordinates, max_z_combine, projection
+
+    rng = np.random.default_rng(0)
+    n, d = 512, 300
+    base = rng.standard_normal((n, d)).astype(np.float32)
+    perm, sign = rng.permutation(d), np.where(rng.random(d) < 0.5, -1.0, 1.0).astype(np.float32)
+    # suspect coordinate perm[i] holds sign[i] * (base coordinate i + noise)
+    suspect = np.empty_like(base)
+    suspect[:, perm] = (base + 0.5 * rng.standard_normal((n, d)).astype(np.float32)) * sign
+    m = match_coordinates(base, suspect)
+    np.testing.assert_array_equal(m["perm"], perm)
+    np.testing.assert_array_equal(m["sign"], sign)
+    assert m["matched"] > 0.8 and abs(m["identity"]) < 0.05
+    # unrelated matrices: no one-to-one matching is claimed
+    assert match_coordinates(base, rng.standard_normal((n, d)).astype(np.float32))["perm"] is None
+    # projecting a suspect unit with R_a equals projecting its base-aligned version with R
+    R = projection(d, 32, rng)
+    x = rng.standard_normal(d).astype(np.float32)
+    np.testing.assert_allclose(x @ aligned_projection(R, perm, sign), (sign * x[perm]) @ R, rtol=1e-4, atol=1e-5)
+    # one clear winner in either statistic gives the smallest p-value; ties in rank do not
+    null = rng.standard_normal(100)
+    combined = max_z_combine(np.r_[50.0, null[1:]], null)
+    assert combined.argmax() == 0 and np.sum(combined >= combined[0]) == 1

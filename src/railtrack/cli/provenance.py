@@ -109,6 +109,13 @@ def register(app: typer.Typer) -> None:
             _common.stdout.print(f"cells: matched cosine per unit group; null: mean of {result.permutations} "
                                  "residual-permutation replicates; p: exact, per layer; plain: cosine of "
                                  "same-named tensors (defeated by permutations)")
+            res = result.details.get("residual_permutation") or {}
+            if res.get("detected"):
+                _common.stdout.print(
+                    f"residual permutation detected: {res.get('moved_coordinates')} of the hidden coordinates "
+                    f"moved, {res.get('sign_flips')} sign flips (estimated from the embedding, matched cosine "
+                    f"{res.get('matched_cosine', 0):.3f}); the other rows score the suspect after undoing it "
+                    f"(p unaligned {res.get('p_unaligned', 1):.3g}, aligned {res.get('p_aligned', 1):.3g})")
             _common.stdout.print(_summary(result))
         if result.verdict == "derived":
             raise typer.Exit(1)

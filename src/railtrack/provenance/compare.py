@@ -332,12 +332,13 @@ def _residual_alignment(profile: BaseProfile, sck: Checkpoint, blay: Layout, sla
     if len(bid) < 64:
         report["reason"] = "fewer than 64 shared tokens"
         return _Residual(report)
-    m = match_coordinates(_rows_in_order(profile.ck, bt.name, bid), _rows_in_order(sck, st.name, sid))
+    m = match_coordinates(_rows_in_order(profile.ck, bt.name, bid), _rows_in_order(sck, st.name, sid),
+                          min_cos=_ALIGN_MIN)
     report.update(matched_cosine=round(m["matched"], 6), identity_cosine=round(m["identity"], 6),
-                  mutual_best_fraction=round(m["mutual"], 6))
+                  clear_mutual_fraction=round(m["mutual"], 6), match_threshold=round(m["threshold"], 6))
     perm, sign = m["perm"], m["sign"]
     if perm is None:
-        report["reason"] = "no one-to-one coordinate matching (fewer than half are mutual best matches)"
+        report["reason"] = "no one-to-one coordinate matching (fewer than half are clear mutual best matches)"
         return _Residual(report)
     report.update(moved_coordinates=int(np.sum(perm != np.arange(len(perm)))),
                   sign_flips=int(np.sum(sign < 0)))

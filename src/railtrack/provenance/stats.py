@@ -132,7 +132,7 @@ def exact_p_value(replicates: np.ndarray) -> float:
     return float((1 + np.sum(x[1:] >= x[0] - 1e-9)) / len(x))
 
 
-def match_coordinates(base_cols: np.ndarray, suspect_cols: np.ndarray) -> dict:
+def match_coordinates(base_cols: np.ndarray, suspect_cols: np.ndarray, min_cos: float = 0.3) -> dict:
     """Estimate a signed permutation of residual coordinates from token-aligned matrices.
 
     ``base_cols``/``suspect_cols``: ``(n, d)`` rows of the two embedding matrices for the
@@ -140,13 +140,17 @@ def match_coordinates(base_cols: np.ndarray, suspect_cols: np.ndarray) -> dict:
     Base coordinate ``i`` is matched to the suspect coordinate ``perm[i]`` whose profile has
     the largest ``|cosine|`` (one-to-one, :func:`scipy.optimize.linear_sum_assignment`),
     and ``sign[i]`` is the sign of that cosine. When every base coordinate's best suspect
-    coordinate is distinct, that is already the optimal assignment and the solver is skipped;
-    when fewer than half of the coordinates are mutual best matches the alignment is too weak
-    to be a permutation and no assignment is computed (``perm`` is None).
+    coordinate is distinct, that is already the optimal assignment and the solver is skipped.
+    When fewer than half of the coordinates are *clear* mutual best matches - each other's
+    best, with ``|cos| >= min_cos`` and above the noise level of unrelated columns
+    (``1.5 * sqrt(2 ln(2d) / n)``, the typical largest ``|cos|`` among ``d`` random profiles
+    of length ``n``) - there is no permutation to find and no assignment is computed
+    (``perm`` is None). (Among unrelated columns about half the best matches are mutual by
+    chance, so mutuality alone says nothing.)
 
-    Returns ``{perm, sign, matched, identity, mutual}``: ``matched`` is the mean ``|cos|`` of
-    the matched pairs, ``identity`` the mean signed cosine of coordinate ``i`` with ``i``
-    and ``mutual`` the fraction of coordinates that are each other's best match.
+    Returns ``{perm, sign, matched, identity, mutual, threshold}``: ``matched`` is the mean
+    ``|cos|`` of the matched pairs, ``identity`` the mean signed cosine of coordinate ``i``
+    with ``i`` and ``mutual`` the fraction of clear mutual best matches.
     """
     b = normalize_rows(np.ascontiguousarray(base_cols.T, dtype=np.float32))
     s = normalize_rows(np.ascontiguousarray(suspect_cols.T, dtype=np.float32))
@@ -156,9 +160,12 @@ def match_coordinates(base_cols: np.ndarray, suspect_cols: np.ndarray) -> dict:
     mag = np.abs(cos)
     best = mag.argmax(axis=1)
     back = mag.argmax(axis=0)
-    mutual = float(np.mean(back[best] == np.arange(d)))
-    out: dict = {"perm": None, "sign": None, "matched": float(mag.max(axis=1).mean()),
-                 "identity": identity, "mutual": mutual}
+    n = base_cols.shape[0]
+    threshold = max(min_cos, 1.5 * float(np.sqrt(2 * np.log(2 * d) / max(n, 1))))
+    top = mag[np.arange(d), best]
+    mutual = float(np.mean((back[best] == np.arange(d)) & (top >= threshold)))
+    out: dict = {"perm": None, "sign": None, "matched": float(top.mean()),
+                 "identity": identity, "mutual": mutual, "threshold": threshold}
     if mutual < 0.5:
         return out
     if len(np.unique(best)) == d:
