@@ -400,23 +400,26 @@ def _edge_drift(edges: list[tuple[str, str, str]], evidence: dict[str, Evidence]
 def _child_edge_drift(children: list[str], parents: dict[str, list[tuple[str, str]]],
                       evidence: dict[str, Evidence]) -> dict[str, Any]:
     """:func:`_edge_drift` over every (child, parent) edge of ``children``, without listing the edges."""
-    pairs: Counter[tuple[str, tuple[str, ...], tuple[str, ...]]] = Counter()
-    sets: dict[int, tuple[str, ...]] = {}  # license lists are shared between models (see gather)
+    # license lists are shared between models (see gather): count by list identity, then by value
+    by_id: Counter[tuple[str, int, int]] = Counter()
+    lists: dict[int, list[str]] = {}
+    get = evidence.get
     for child in children:
-        ce = evidence.get(child)
+        ce = get(child)
         if ce is None or not ce.licenses:
             continue
-        cl = sets.get(id(ce.licenses))
-        if cl is None:
-            cl = sets[id(ce.licenses)] = tuple(ce.licenses)
+        cl = ce.licenses
         for parent, rel in parents.get(child, ()):
-            pe = evidence.get(parent)
+            pe = get(parent)
             if pe is None or not pe.licenses:
                 continue
-            pl = sets.get(id(pe.licenses))
-            if pl is None:
-                pl = sets[id(pe.licenses)] = tuple(pe.licenses)
-            pairs[(rel, pl, cl)] += 1
+            pl = pe.licenses
+            by_id[(rel, id(pl), id(cl))] += 1
+            lists[id(pl)] = pl
+        lists[id(cl)] = cl
+    pairs: Counter[tuple[str, tuple[str, ...], tuple[str, ...]]] = Counter()
+    for (rel, p, c), n in by_id.items():
+        pairs[(rel, tuple(lists[p]), tuple(lists[c]))] += n
     return _drift_of_pairs(pairs)
 
 
