@@ -17,6 +17,10 @@ The test (explained in full in ``docs/provenance.md``):
   by ``tau_t`` (one ``tau_t`` for all layers and groups). Under independence the observed
   statistic and the ``T`` replicates are exchangeable, which makes
   ``p = (1 + #{t: stat_t >= stat_0}) / (T + 1)`` an exact p-value.
+* Residual-stream permutations of the suspect (the very symmetry of the null) are estimated
+  from the embedding columns (:func:`match_coordinates`), undone through the projection
+  (:func:`aligned_projection`) and tested on the other tensors; the unaligned and aligned
+  statistics share the permutations and are combined by :func:`max_z_combine`.
 """
 
 from __future__ import annotations
