@@ -635,3 +635,25 @@ def test_clause_titles_and_texts_are_read_whole() -> None:
         assert clause.text[0].isupper() and clause.text.endswith(".") and len(clause.text.split()) > 5, clause.id
         assert "\n" not in clause.text and " #" not in clause.text, clause.id
         assert all(isinstance(s, str) and s for s in entry["sources"]), entry["id"]
+
+
+def test_store_record_many_is_one_idempotent_transaction() -> None:
+    from railtrack.licenses import store as license_store
+    from railtrack.store import connect
+
+    con = connect(":memory:")
+    a, b, c = make(name="A"), make(name="B"), make(name="C")
+    assert license_store.record(con, a) == license_id(a)
+    first_created = con.execute("SELECT created_at FROM generated_licenses").fetchone()[0]
+    out = license_store.record_many(con, [b, a, b, c])
+    assert out == [(license_id(b), True), (license_id(a), False), (license_id(b), False), (license_id(c), True)]
+    assert con.execute("SELECT count(*) FROM generated_licenses").fetchone()[0] == 3
+    assert con.execute("SELECT created_at FROM generated_licenses WHERE license_id = ?",
+                       [license_id(a)]).fetchone()[0] == first_created  # kept, not rewritten
+    assert license_store.record_many(con, []) == []
+    # inside a caller's transaction: joined, and the caller's rollback undoes it
+    con.execute("BEGIN TRANSACTION")
+    assert license_store.record_many(con, [make(name="D")]) == [(license_id(make(name="D")), True)]
+    con.execute("ROLLBACK")
+    assert con.execute("SELECT count(*) FROM generated_licenses").fetchone()[0] == 3
+    assert [license_store.get(con, license_id(s)) for s in (a, b, c)] == [a, b, c]

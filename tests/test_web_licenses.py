@@ -238,3 +238,32 @@ def test_compare_two_licenses_clause_by_clause(client):
     assert "<script>alert" not in page.text
     assert f'<option value="{b}">' in client.get(f"/licenses/{a}").text
     assert client.get(f"/api/licenses/{a}/diff/rt-000000000000").status_code == 404
+
+
+def test_concurrent_creations_are_group_committed_and_each_answered(tmp_path):
+    """Many clients creating at once (some the same license): every request gets its own id and
+    the right created flag, and the store holds each license exactly once."""
+    import asyncio
+
+    import httpx
+
+    from railtrack.store import connect
+
+    app = create_app(tmp_path / "s.duckdb", rate_limit=0)
+    manifests = [dict(MANIFEST, name=f"Model {i % 30}") for i in range(60)]  # 30 distinct, each twice
+
+    async def main():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+            return await asyncio.gather(*(http.post("/api/licenses", json=m) for m in manifests))
+
+    responses = asyncio.run(main())
+    assert all(r.status_code in (200, 201) for r in responses)
+    ids = [r.json()["id"] for r in responses]
+    assert ids == [license_id(parse_manifest(m)) for m in manifests]
+    created = [r.json()["created"] for r in responses]
+    assert sum(created) == 30 and all((r.status_code == 201) == r.json()["created"] for r in responses)
+    app.state.railtrack.close()
+    con = connect(tmp_path / "s.duckdb")
+    assert con.execute("SELECT count(*), count(DISTINCT license_id) FROM generated_licenses").fetchone() == (30, 30)
+    con.close()

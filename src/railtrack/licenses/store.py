@@ -8,24 +8,23 @@ which clause configurations owners choose.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterable
 
 from ..errors import InputError, NotFoundError
 from .manifest import LicenseSpec, canonical_json, license_id, parse_manifest, title
 
-__all__ = ["record", "get", "list_licenses", "clause_counts"]
+__all__ = ["record", "record_many", "get", "list_licenses", "clause_counts"]
 
 _ID_RE_TEXT = "rt-" + "[0-9a-f]" * 12
 
 
-def record(con: Any, spec: LicenseSpec) -> str:
-    """Insert or update ``spec`` in ``generated_licenses`` (one atomic statement); return its id.
+_COLUMNS = ("license_id, title, name, licensor, flavor, artifacts, restrictions, custom_count, domains, "
+            "catalog_version, template_version, manifest")
 
-    Re-recording the same manifest keeps the first ``created_at``.
-    """
-    lid = license_id(spec)
-    row = [
-        lid,
+
+def _row(spec: LicenseSpec) -> list[Any]:
+    return [
+        license_id(spec),
         title(spec),
         spec.name,
         spec.licensor,
@@ -38,22 +37,70 @@ def record(con: Any, spec: LicenseSpec) -> str:
         spec.template_version,
         canonical_json(spec),
     ]
-    # one statement: atomic on its own, and part of the caller's transaction when one is open
-    con.execute(
-        """
-        INSERT INTO generated_licenses (license_id, title, name, licensor, flavor, artifacts, restrictions,
-                                        custom_count, domains, catalog_version, template_version, manifest)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (license_id) DO UPDATE SET
-            title = excluded.title, name = excluded.name, licensor = excluded.licensor,
-            flavor = excluded.flavor, artifacts = excluded.artifacts, restrictions = excluded.restrictions,
-            custom_count = excluded.custom_count, domains = excluded.domains,
-            catalog_version = excluded.catalog_version, template_version = excluded.template_version,
-            manifest = excluded.manifest
-        """,
-        row,
-    )
-    return lid
+
+
+def _begin(con: Any) -> bool:
+    """Open a transaction on ``con``; False when the caller already has one open (then join it).
+
+    DuckDB has no "in a transaction?" query, and a failed ``BEGIN`` would abort the caller's
+    transaction; but inside a transaction every statement sees the same transaction id, while
+    in auto-commit mode each statement is a transaction of its own with a new id."""
+    first = con.execute("SELECT current_transaction_id()").fetchone()[0]
+    if con.execute("SELECT current_transaction_id()").fetchone()[0] == first:
+        return False
+    con.execute("BEGIN TRANSACTION")
+    return True
+
+
+def record_many(con: Any, specs: Iterable[LicenseSpec]) -> list[tuple[str, bool]]:
+    """Record several manifests in one transaction; ``[(id, newly_recorded), ...]`` in input order.
+
+    Idempotent: a license already in the store (or repeated in ``specs``) is left as it is -
+    ids are content hashes, so the recorded row could only be identical - and keeps its first
+    ``created_at``. Existing ids are looked up first and only new rows are inserted (a plain
+    ``INSERT`` is several times cheaper in DuckDB than ``INSERT ... ON CONFLICT``). When the
+    caller has a transaction open on ``con`` the work joins it (the caller commits or rolls
+    back); otherwise it is one transaction of its own, rolled back on any error.
+    """
+    rows = [_row(s) for s in specs]
+    if not rows:
+        return []
+    own = _begin(con)
+    try:
+        ids = list(dict.fromkeys(r[0] for r in rows))
+        placeholders = ", ".join("?" * len(ids))
+        existing = {r[0] for r in con.execute(
+            f"SELECT license_id FROM generated_licenses WHERE license_id IN ({placeholders})", ids).fetchall()}
+        out: list[tuple[str, bool]] = []
+        new: list[list[Any]] = []
+        for r in rows:
+            lid = r[0]
+            created = lid not in existing
+            if created:
+                existing.add(lid)
+                new.append(r)
+            out.append((lid, created))
+        if new:
+            values = ", ".join(["(" + ", ".join("?" * len(new[0])) + ")"] * len(new))
+            con.execute(f"INSERT INTO generated_licenses ({_COLUMNS}) VALUES {values}",
+                        [v for r in new for v in r])
+        if own:
+            con.execute("COMMIT")
+    except BaseException:
+        if own:
+            con.execute("ROLLBACK")
+        raise
+    return out
+
+
+def record(con: Any, spec: LicenseSpec) -> str:
+    """Record ``spec`` in ``generated_licenses`` if it is not there yet; return its id.
+
+    One transaction: an existence check, then a plain insert of a new license. Recording the
+    same manifest again changes nothing (it keeps the first ``created_at``). A transaction the
+    caller has open on ``con`` is joined. See :func:`record_many` for several at once.
+    """
+    return record_many(con, [spec])[0][0]
 
 
 def _normalise_id(license_id_: str) -> str:

@@ -74,6 +74,9 @@ class WebState:
     #: one thread writes to the store, in arrival order (request threads never block on it)
     writer: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="railtrack-store-writer"))
+    #: licenses waiting for the writer thread's next group commit: (spec, future)
+    pending: list[Any] = field(default_factory=list)
+    pending_lock: threading.Lock = field(default_factory=threading.Lock)
     extras: dict[str, Any] = field(default_factory=dict)
     _open_lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -145,31 +145,61 @@ def load_license(state: WebState, lid: str) -> M.LicenseSpec:
 def record_license(state: WebState, spec: M.LicenseSpec) -> tuple[str, bool]:
     """Record ``spec`` in the store (idempotent); return ``(id, newly_created)``.
 
-    Runs on the app's single store-writer thread (see :func:`record_license_async`).
+    Synchronous; the request handlers use :func:`record_license_async`, which batches.
     """
-    from ...licenses import store as license_store
-
     lid = M.license_id(spec)
     if lid in state.specs:
         return lid, False
-    with state.cursor() as cur:
-        existed = cur.execute("SELECT 1 FROM generated_licenses WHERE license_id = ?", [lid]).fetchone() is not None
-        if not existed:
-            with state.write_lock:
-                license_store.record(cur, spec)
-    state.remember(lid, spec)
-    return lid, not existed
+    return _record_batch(state, [spec])[0]
+
+
+def _record_batch(state: WebState, specs: list[M.LicenseSpec]) -> list[tuple[str, bool]]:
+    """Record ``specs`` in one store transaction (``licenses.store.record_many``)."""
+    from ...licenses import store as license_store
+
+    with state.write_lock, state.cursor() as cur:
+        out = license_store.record_many(cur, specs)
+    for spec, (lid, _) in zip(specs, out):
+        state.remember(lid, spec)
+    return out
+
+
+def _flush(state: WebState) -> None:
+    """Write every license queued so far in one transaction (group commit), on the writer thread."""
+    with state.pending_lock:
+        batch, state.pending = state.pending, []
+    if not batch:
+        return
+    try:
+        results = _record_batch(state, [spec for spec, _ in batch])
+    except BaseException as exc:  # every waiter gets the error (a 500 with the reason logged)
+        for _, fut in batch:
+            if not fut.done():
+                fut.set_exception(exc)
+        return
+    for (_, fut), result in zip(batch, results):
+        if not fut.done():
+            fut.set_result(result)
 
 
 async def record_license_async(state: WebState, spec: M.LicenseSpec) -> tuple[str, bool]:
-    """:func:`record_license` on the store-writer thread; the event loop and the request
-    threads stay free while writes queue up in arrival order."""
+    """Record ``spec``; ``(id, newly_created)``. The event loop and request threads never
+    wait on the store: licenses are queued, and the app's single store-writer thread records
+    whatever has queued up in one transaction (group commit) - under load one commit serves
+    many requests. Each caller resumes once its own license is committed."""
     import asyncio
+    from concurrent.futures import Future
 
     lid = M.license_id(spec)
     if lid in state.specs:
         return lid, False
-    return await asyncio.get_running_loop().run_in_executor(state.writer, record_license, state, spec)
+    fut: Future[tuple[str, bool]] = Future()
+    with state.pending_lock:
+        state.pending.append((spec, fut))
+        first = len(state.pending) == 1
+    if first:  # a flush picks up this and everything queued before it runs
+        state.writer.submit(_flush, state)
+    return await asyncio.wrap_future(fut)
 
 
 def download_links(lid: str) -> dict[str, str]:
