@@ -96,7 +96,8 @@ def _watch_run(con: duckdb.DuckDBPyConnection, progress: Callable[[str], None] |
     st_watched: list[str] = []
     st_model: list[str] = []
     st_verdict: list[str] = []
-    st_rules: list[str] = []
+    st_rules: list[int] = []  # 1-based index into rule_texts
+    rule_texts: dict[str, int] = {}  # the distinct saved rule lists (a handful)
     for model in watched:
         if progress:
             progress(model)
@@ -119,14 +120,15 @@ def _watch_run(con: duckdb.DuckDBPyConnection, progress: Callable[[str], None] |
         })
         # most derivatives share their rule dicts (see Auditor): the saved [[rule, verdict], ...]
         # is formatted once per list of shared dicts (ids are stable while `rep` is alive)
-        rules_json: dict[tuple[int, ...], str] = {}
+        rules_json: dict[tuple[int, ...], int] = {}
         dumps = json.dumps
         for d in now.values():
             rules = d["rules"]
             key = tuple(map(id, rules))
             js = rules_json.get(key)
             if js is None:
-                js = rules_json[key] = dumps([[r["rule"], r["verdict"]] for r in rules], separators=(",", ":"))
+                text = dumps([[r["rule"], r["verdict"]] for r in rules], separators=(",", ":"))
+                js = rules_json[key] = rule_texts.setdefault(text, len(rule_texts) + 1)
             st_rules.append(js)
             st_verdict.append(d["verdict"])
         st_model.extend(now)
@@ -144,10 +146,12 @@ def _watch_run(con: duckdb.DuckDBPyConnection, progress: Callable[[str], None] |
         con.execute("INSERT INTO watch_runs (run_id, ran_at, summary) VALUES (?, ?, ?)",
                     [run_id, ran_at, json.dumps(totals)])
         if st_model:
-            # four list parameters unnested side by side (no pyarrow/pandas round trip)
+            # list parameters unnested side by side (no pyarrow/pandas round trip); the rules JSON
+            # is cast once per distinct text and picked by index
             con.execute("INSERT INTO watch_state (run_id, watched, model_id, verdict, rules) "
-                        "SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
-                        "unnest(?::VARCHAR[])", [run_id, st_watched, st_model, st_verdict, st_rules])
+                        "SELECT ?, w, m, v, r[i] FROM (SELECT unnest(?::VARCHAR[]) AS w, unnest(?::VARCHAR[]) AS m, "
+                        "unnest(?::VARCHAR[]) AS v, unnest(?::INTEGER[]) AS i), (SELECT ?::JSON[] AS r)",
+                        [run_id, st_watched, st_model, st_verdict, st_rules, list(rule_texts)])
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
