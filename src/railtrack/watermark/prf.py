@@ -27,6 +27,8 @@ is fast enough to score millions of tokens per second in numpy.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import hashlib
 from typing import TYPE_CHECKING, Any
 
@@ -147,6 +149,28 @@ def fmix32_t(x: "torch.Tensor") -> "torch.Tensor":
     return x ^ (x >> 16)
 
 
+_VOCAB_HASHES: "OrderedDict[tuple[str, int, int], tuple[Any, Any]]" = OrderedDict()
+
+
+def _vocab_hashes(device: Any, vocab_size: int, k2: int) -> tuple[Any, Any]:
+    """``(vocab ids, fmix32(vocab ^ k2))`` on ``device``: the same for every generation step,
+    so they are computed once per device, vocabulary size and key (a small LRU) instead of
+    re-launching their kernels at every step. Holds a hash of the key, never the key."""
+    import torch
+
+    cache_key = (str(device), int(vocab_size), int(k2))
+    hit = _VOCAB_HASHES.get(cache_key)
+    if hit is not None:
+        _VOCAB_HASHES.move_to_end(cache_key)
+        return hit
+    vocab = torch.arange(vocab_size, dtype=torch.int64, device=device)[None, :]
+    value = (vocab, fmix32_t(vocab ^ k2))
+    _VOCAB_HASHES[cache_key] = value
+    while len(_VOCAB_HASHES) > 8:
+        _VOCAB_HASHES.popitem(last=False)
+    return value
+
+
 def green_mask_torch(contexts: "torch.Tensor", vocab_size: int, seeding: str, gamma: float,
                      words: tuple[int, int, int, int]) -> "torch.Tensor":
     """The same masks as :func:`green_mask_np`, computed by torch on ``contexts.device``.
@@ -157,8 +181,8 @@ def green_mask_torch(contexts: "torch.Tensor", vocab_size: int, seeding: str, ga
     import torch
 
     ctx = contexts.to(torch.int64) & _M32
-    vocab = torch.arange(vocab_size, dtype=torch.int64, device=ctx.device)[None, :]
     k0, k1, k2, k3 = words
+    vocab, vh = _vocab_hashes(ctx.device, vocab_size, k2)
 
     def th(t: "torch.Tensor") -> "torch.Tensor":
         return fmix32_t(t ^ k1)
@@ -172,7 +196,6 @@ def green_mask_torch(contexts: "torch.Tensor", vocab_size: int, seeding: str, ga
         seeds = fmix32_t(k0 ^ th(vocab) ^ m)
     else:
         raise ValueError(f"unknown seeding scheme {seeding!r}")
-    vh = fmix32_t(vocab ^ k2)
     score = fmix32_t((fmix32_t(seeds ^ vh) + k3) & _M32)
     return score < threshold(gamma)
 
