@@ -49,12 +49,22 @@ def _serve(db: Optional[Path], host: str, port: int, rate_limit: Optional[int], 
         )
     # on loopback, only loopback Host names are answered (a rebound DNS name is refused)
     allowed = ["127.0.0.1", "localhost", "::1", host] if _is_loopback(host) else None
+    # PDF and HTML downloads render in worker processes (RAILTRACK_WEB_RENDER_PROCESSES, default 2)
+    import os
+
+    workers = None if os.environ.get("RAILTRACK_WEB_RENDER_PROCESSES", "").strip() else 2
     app = create_app(db, rate_limit=rate_limit, max_body_bytes=max_body, watermark_key=watermark_key,
-                     tokenizer=tokenizer, allowed_hosts=allowed)
+                     tokenizer=tokenizer, allowed_hosts=allowed, render_processes=workers)
     state = app.state.railtrack
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
     _common.stdout.print(f"railtrack web app on {url}  (store: {state.db_path or ':memory:'}; Ctrl+C to stop)", markup=False)
+    # everything loaded so far (catalogue, templates, libraries) lives as long as the server:
+    # keep it out of the cyclic garbage collector, whose full passes would otherwise walk it
+    import gc
+
+    gc.collect()
+    gc.freeze()
     uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False,
                 timeout_keep_alive=30, backlog=2048)
 

@@ -13,10 +13,13 @@ argument                      environment variable                 default
 ``max_body_bytes``            ``RAILTRACK_WEB_MAX_BODY``           262144
 ``watermark_key``             ``RAILTRACK_WEB_WATERMARK_KEY``      none (text check off)
 ``tokenizer``                 -                                    SmolLM2's
+``render_processes``          ``RAILTRACK_WEB_RENDER_PROCESSES``   0
 ============================  ===================================  =========
 
 ``rate_limit`` is licenses a minute per client address (``0`` turns the limit off, as the
-load benchmark does); live previews get ten times that.
+load benchmark does); live previews get ten times that. ``render_processes`` worker processes render the heavy
+download formats (PDF, HTML) so that they never hold the server's GIL (``railtrack serve``
+starts two; ``0`` renders them in the request threadpool, as the test clients do).
 """
 
 from __future__ import annotations
@@ -111,6 +114,7 @@ def create_app(
     watermark_key: str | os.PathLike[str] | None = None,
     tokenizer: str | None = None,
     allowed_hosts: list[str] | None = None,
+    render_processes: int | None = None,
 ) -> FastAPI:
     """Build the railtrack web app on the store ``db`` (path, ``":memory:"`` or the default).
 
@@ -120,6 +124,8 @@ def create_app(
     """
     per_minute = rate_limit if rate_limit is not None else _env_int("RAILTRACK_WEB_RATE_LIMIT", DEFAULT_RATE_LIMIT)
     body_limit = max_body_bytes if max_body_bytes is not None else _env_int("RAILTRACK_WEB_MAX_BODY", DEFAULT_MAX_BODY)
+    workers = (render_processes if render_processes is not None
+               else _env_int("RAILTRACK_WEB_RENDER_PROCESSES", 0))
     key = watermark_key if watermark_key is not None else os.environ.get("RAILTRACK_WEB_WATERMARK_KEY") or None
     if key is not None:
         from ..watermark.keys import WatermarkKey
@@ -139,10 +145,12 @@ def create_app(
         preview_limiter=RateLimiter(per_minute * 10 if per_minute > 0 else 0),
         max_body_bytes=body_limit,
         watermark_key=Path(key) if key else None,
+        render_processes=max(0, workers),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.render_pool()  # start (and warm up) the render workers now, not on a first PDF
         try:
             yield
         finally:

@@ -1,11 +1,12 @@
-"""Per-app state: the store connection, a write lock, the render cache and the rate limiters."""
+"""Per-app state: the store connection, a write lock, the render cache and worker processes, the rate limiters."""
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -14,6 +15,23 @@ import duckdb
 from fastapi import Request
 
 from .security import RateLimiter
+
+
+#: Formats whose rendering costs milliseconds of pure-Python CPU (PDF ~25 ms, HTML ~10 ms).
+#: With ``render_processes`` set they render in worker processes, so that they never hold
+#: the server's GIL while the event loop has requests to answer.
+HEAVY_FORMATS = frozenset({"pdf", "html"})
+
+
+def _warm_render_worker() -> None:
+    """Worker initializer: import the renderers and render one license in each heavy format
+    (fonts, templates, QR code machinery), so the first real request does not pay for it."""
+    from ..licenses import manifest as M
+    from ..licenses import render
+
+    spec = M.parse_manifest({"name": "Warm-up", "licensor": "railtrack", "flavor": "open", "artifacts": ["model"]})
+    for fmt in sorted(HEAVY_FORMATS):
+        render(spec, fmt)
 
 
 class RenderCache:
@@ -79,6 +97,31 @@ class WebState:
     pending_lock: threading.Lock = field(default_factory=threading.Lock)
     extras: dict[str, Any] = field(default_factory=dict)
     _open_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: worker processes for :data:`HEAVY_FORMATS` (0: render them in the request threadpool)
+    render_processes: int = 0
+    _render_pool: ProcessPoolExecutor | None = None
+    _pool_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def render_pool(self) -> ProcessPoolExecutor | None:
+        """The render worker processes (started on first use, warmed up); ``None`` when off."""
+        if self.render_processes <= 0:
+            return None
+        with self._pool_lock:
+            if self._render_pool is None:
+                # spawn, not fork: the server process has threads (store writer, DuckDB)
+                self._render_pool = ProcessPoolExecutor(
+                    max_workers=self.render_processes, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_warm_render_worker)
+                for _ in range(self.render_processes):  # start every worker now, not on demand
+                    self._render_pool.submit(int)
+            return self._render_pool
+
+    def drop_render_pool(self, pool: ProcessPoolExecutor) -> None:
+        """Forget a broken pool (a worker died); the next heavy render starts a fresh one."""
+        with self._pool_lock:
+            if self._render_pool is pool:
+                self._render_pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -94,6 +137,10 @@ class WebState:
         """Finish pending writes; close a file store's connection (an in-memory store is kept)."""
         self.writer.shutdown(wait=True)
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="railtrack-store-writer")
+        with self._pool_lock:
+            pool, self._render_pool = self._render_pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         if self._con is not None and self.db_path is not None:
             with self._open_lock:
                 con, self._con = self._con, None

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ...errors import NotFoundError
 from ...licenses import manifest as M
-from ..state import WebState, get_state
+from ..state import HEAVY_FORMATS, WebState, get_state
 from ._common import ERRORS, NOT_FOUND, RATE_LIMITED, TOO_LARGE
 
 router = APIRouter(prefix="/api", tags=["licenses"], responses={**ERRORS, **TOO_LARGE})
@@ -124,6 +124,38 @@ def rendered(state: WebState, spec: M.LicenseSpec, fmt: str, lid: str | None = N
         data = render(spec, fmt)  # thread-safe in every format, PDF included
         state.renders.put(key, data)
     return data
+
+
+async def render_async(state: WebState, spec: M.LicenseSpec, fmt: str, lid: str) -> bytes:
+    """:func:`rendered` without stalling the event loop.
+
+    The heavy formats (PDF, HTML: tens of milliseconds of pure-Python CPU) render in the
+    app's worker processes when it has them (``railtrack serve``), so they never hold this
+    process's GIL while the event loop has other requests to answer; otherwise in the
+    threadpool. The light formats (well under a millisecond) render in place. Same bytes
+    either way: rendering is deterministic.
+    """
+    import asyncio
+    from concurrent.futures.process import BrokenProcessPool
+
+    key = (lid, fmt)
+    data = state.renders.get(key)
+    if data is not None:
+        return data
+    if fmt not in HEAVY_FORMATS:
+        return rendered(state, spec, fmt, lid)
+    pool = state.render_pool()
+    if pool is not None:
+        from ...licenses import render
+
+        try:
+            data = await asyncio.wrap_future(pool.submit(render, spec, fmt))
+        except BrokenProcessPool:  # a worker died: render here, start a fresh pool next time
+            state.drop_render_pool(pool)
+        else:
+            state.renders.put(key, data)
+            return data
+    return await run_in_threadpool(rendered, state, spec, fmt, lid)
 
 
 def load_license(state: WebState, lid: str) -> M.LicenseSpec:
@@ -283,11 +315,6 @@ def list_licenses(
     }
 
 
-def _load_rendered(state: WebState, lid: str, fmt: str) -> tuple[M.LicenseSpec, bytes]:
-    spec = load_license(state, lid)
-    return spec, rendered(state, spec, fmt, lid)
-
-
 @router.get(
     "/licenses/{license_id}",
     summary="Download a license",
@@ -310,8 +337,10 @@ async def get_license(
     state = get_state(request)
     spec = state.specs.get(license_id)
     data = state.renders.get((license_id, format)) if spec is not None else None
-    if spec is None or data is None:  # store read and rendering off the event loop
-        spec, data = await run_in_threadpool(_load_rendered, state, license_id, format)
+    if data is None:
+        if spec is None:  # the store read off the event loop
+            spec = await run_in_threadpool(load_license, state, license_id)
+        data = await render_async(state, spec, format, license_id)
     media, _ = MEDIA[format]
     etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
