@@ -15,6 +15,11 @@ simulated client here shares 127.0.0.1). Then ``--clients`` simulated users run 
 4. a think time drawn uniformly from ``[--think-min, --think-max]`` seconds (a person
    reading the page; ``--think-max 0`` makes it a closed loop that saturates the server).
 
+By default all users send their first request at the same instant: a burst of 50 creates
+and then 100 downloads that a 2-core server answers in a few hundred milliseconds, which
+alone can decide the p99. ``--ramp-up S`` spreads the users' first sessions uniformly over
+the first ``S`` seconds (inside the measured time), as real arrivals are.
+
 Latency is measured per request, from send to the last byte received. Printed: requests,
 throughput, errors (non-2xx or transport errors), p50 / p90 / p99 / max per request kind
 and overall, and the server's CPU time (its render worker processes included) and peak memory. Target (issue #5): p99 under
@@ -84,6 +89,8 @@ async def user(client: httpx.AsyncClient, uid: int, stop_at: float, args, option
     rng = random.Random(args.seed * 1000 + uid)
     n = 0
     fmt_index = uid % len(FORMATS)
+    if args.ramp_up > 0:  # users arrive spread over the ramp-up, not all in the same millisecond
+        await asyncio.sleep(rng.uniform(0, args.ramp_up))
     while time.perf_counter() < stop_at:
         n += 1
         manifest = random_manifest(rng, optional, domains, uid * 1_000_000 + n)
@@ -182,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=30.0)
     ap.add_argument("--think-min", type=float, default=0.25, help="seconds (default 0.25)")
     ap.add_argument("--think-max", type=float, default=0.75, help="seconds (default 0.75; 0 = closed loop)")
+    ap.add_argument("--ramp-up", type=float, default=0.0,
+                    help="seconds over which the users' first sessions are spread (default 0: all start at once)")
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--url", help="use an already running server instead of starting one")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
