@@ -26,9 +26,7 @@ import numpy as np
 from scipy import stats
 
 from ..errors import InputError, UsageError
-from .detect import (DEFAULT_WINDOWS, DEFAULT_Z_THRESHOLD, binomial_p_values, normal_p_values, span_chars,
-                     windowed, z_scores)
-from .detect import score_sequences
+from .detect import DEFAULT_WINDOWS, DEFAULT_Z_THRESHOLD, detect_ids_many, span_chars, windowed
 from .keys import WatermarkKey, WatermarkParams
 from .prf import describe as prf_describe
 
@@ -125,19 +123,14 @@ def score_chunk(texts: Sequence[str], secret: bytes, params: WatermarkParams, pa
     """Score one chunk of documents (runs in-process or on a Dask worker)."""
     key = WatermarkKey(secret, params)
     ids, offsets = _encode_payload(payload, texts)
-    bulk = score_sequences(ids, key, ignore_repeated_ngrams=ignore_repeated_ngrams)
-    scored, green = bulk.counts()
-    z = z_scores(green, scored, key.gamma)
-    p = binomial_p_values(green, scored, key.gamma)
-    pn = normal_p_values(z)
+    dets = detect_ids_many(ids, key, z_threshold=z_threshold, ignore_repeated_ngrams=ignore_repeated_ngrams)
     out = []
-    for i in range(len(texts)):
-        t = int(scored[i])
+    for i, d in enumerate(dets):
         row: dict[str, Any] = {
-            "tokens_total": int(ids[i].shape[0]), "tokens_scored": t, "green_tokens": int(green[i]),
-            "green_fraction": float(green[i] / t) if t else 0.0, "z_score": float(z[i]),
-            "p_value": float(p[i]), "p_value_normal": float(pn[i]) if t else 1.0,
-            "watermarked": bool(t > 0 and z[i] >= z_threshold), "window": None,
+            "tokens_total": d.tokens_total, "tokens_scored": d.tokens_scored, "green_tokens": d.green_tokens,
+            "green_fraction": d.green_fraction, "z_score": d.z_score,
+            "p_value": d.p_value, "p_value_normal": d.p_value_normal,
+            "watermarked": d.watermarked, "window": None,
         }
         if windows and ids[i].shape[0] > key.context_width:
             w = windowed(ids[i], key, windows=windows, z_threshold=z_threshold,
