@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -33,7 +32,3 @@ def print_json(obj: Any) -> None:
     """Print ``obj`` as indented JSON on stdout, nothing else."""
     sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
-
-
-def db_path(db: Optional[Path]) -> Optional[Path]:
-    return db
