@@ -190,11 +190,8 @@ def register(app: typer.Typer) -> None:
         from ..hub import reclassify
         from ..store import connect
 
-        con = connect(db)
-        try:
+        with connect(db) as con:
             n = reclassify(con)
-        finally:
-            con.close()
         _common.stdout.print(f"{n} models under a behavioral-use license", markup=False)
 
     app.add_typer(hub_app, name="hub")

@@ -102,22 +102,16 @@ def _load_spec(ref: str, db: Optional[Path]):  # type: ignore[no-untyped-def]
     from ..licenses import store as license_store
     from ..store import connect
 
-    con = connect(db)
-    try:
+    with connect(db) as con:
         return license_store.get(con, ref)
-    finally:
-        con.close()
 
 
 def _record(spec, db: Optional[Path]) -> str:  # type: ignore[no-untyped-def]
     from ..licenses import store as license_store
     from ..store import connect
 
-    con = connect(db)
-    try:
+    with connect(db) as con:
         return license_store.record(con, spec)
-    finally:
-        con.close()
 
 
 def _interactive(defaults: dict) -> dict:
@@ -366,11 +360,8 @@ def register(app: typer.Typer) -> None:
         from ..licenses import store as license_store
         from ..store import connect
 
-        con = connect(db)
-        try:
+        with connect(db) as con:
             spec = license_store.get(con, license_ref)
-        finally:
-            con.close()
         if fmt is not None:
             fmt = _check_format(fmt)
             _emit(render(spec, fmt), fmt, output)
@@ -404,11 +395,8 @@ def register(app: typer.Typer) -> None:
         from ..licenses import store as license_store
         from ..store import connect
 
-        con = connect(db)
-        try:
+        with connect(db) as con:
             rows = license_store.list_licenses(con, limit=limit)
-        finally:
-            con.close()
         if as_json:
             _common.print_json(rows)
             return

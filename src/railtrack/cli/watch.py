@@ -30,11 +30,8 @@ def register(app: typer.Typer) -> None:
         from ..adherence.watch import watch_add
         from ..store import connect
 
-        con = connect(db)
-        try:
+        with connect(db) as con:
             added = watch_add(con, model)
-        finally:
-            con.close()
         _common.stdout.print(f"{'watching' if added else 'already watching'} {model}", markup=False)
 
     @watch_app.command("remove")
@@ -46,11 +43,8 @@ def register(app: typer.Typer) -> None:
         from ..adherence.watch import watch_remove
         from ..store import connect
 
-        con = connect(db)
-        try:
+        with connect(db) as con:
             watch_remove(con, model)
-        finally:
-            con.close()
         _common.stdout.print(f"stopped watching {model}", markup=False)
 
     @watch_app.command("list")
@@ -62,11 +56,8 @@ def register(app: typer.Typer) -> None:
         from ..adherence.watch import watch_list
         from ..store import connect
 
-        con = connect(db)
-        try:
+        with connect(db) as con:
             rows = watch_list(con)
-        finally:
-            con.close()
         if as_json:
             _common.print_json(rows)
             return
